@@ -1,0 +1,73 @@
+// AMF0 and AMF3 encoders and decoders (PROTOCOL.md section 3).
+//
+// Decoders work on one complete message body (RTMP delivers whole
+// messages), never throw, and return a typed error for anything malformed or
+// beyond the limits. Reference tables live for one message: make one
+// Amf0Reader per message body and read its values in turn.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "common/amf/value.hpp"
+#include "common/base/bytes.hpp"
+#include "common/base/expected.hpp"
+
+namespace rw::amf {
+
+enum class Error {
+  Truncated,         // the body ended inside a value
+  UnknownMarker,     // a type marker this format does not define
+  DepthExceeded,     // nesting deeper than Limits::max_depth
+  TooManyElements,   // more elements than Limits::max_elements in the body
+  TooLarge,          // a string, byte array or count larger than the body or Limits::max_bytes
+  BadReference,      // a reference index out of range, or to a value still being decoded
+  Unsupported,       // valid AMF this decoder does not handle (an unknown externalizable class)
+  TrailingBytes,     // decode_amf0_all/decode_amf3 found bytes after the last value
+};
+const char* to_string(Error e);
+
+struct Limits {
+  std::size_t max_depth = 32;           // nested objects/arrays
+  std::size_t max_elements = 100'000;   // values decoded in one body, references' copies included
+  std::size_t max_bytes = 16u << 20;    // one string, XML or byte array
+};
+
+// Reads AMF0 values, one after another, from one message body. A value
+// marked 0x11 (avmplus-object) is read as AMF3.
+class Amf0Reader {
+ public:
+  explicit Amf0Reader(ByteView body, Limits limits = {});
+  bool at_end() const;
+  std::size_t position() const;
+  Expected<Value, Error> read();
+
+ private:
+  struct State;
+  ByteView body_;
+  Limits limits_;
+  std::size_t pos_ = 0;
+  std::size_t elements_ = 0;
+  // AMF0 reference table: complex values in the order they were started.
+  std::vector<Value> refs_;
+  friend struct Amf0Decoding;
+};
+
+// Decodes every value of an AMF0 body (a command or data message).
+Expected<std::vector<Value>, Error> decode_amf0_all(ByteView body, Limits limits = {});
+
+// Decodes one AMF3 value (with fresh reference tables) from the start of
+// body; `consumed` receives the number of bytes it took.
+Expected<Value, Error> decode_amf3(ByteView body, std::size_t& consumed, Limits limits = {});
+
+// Appends the AMF0 encoding of v. Values AMF0 cannot express (AMF3
+// integers, vectors, dictionaries, byte arrays, E4X XML) are written as an
+// 0x11 switch followed by AMF3. Strings over 65535 bytes become long
+// strings (0x0C).
+void encode_amf0(const Value& v, Bytes& out);
+// Appends the AMF3 encoding of v with fresh reference tables.
+void encode_amf3(const Value& v, Bytes& out);
+
+}  // namespace rw::amf
