@@ -8,9 +8,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
+#include "common/amf/decode_state.hpp"
 #include "common/amf/value.hpp"
 #include "common/base/bytes.hpp"
 #include "common/base/expected.hpp"
@@ -18,11 +20,11 @@
 namespace rw::amf {
 
 enum class Error {
-  Truncated,         // the body ended inside a value
+  Truncated,         // the body ended inside a value (or a length or count needs more bytes than are left)
   UnknownMarker,     // a type marker this format does not define
   DepthExceeded,     // nesting deeper than Limits::max_depth
   TooManyElements,   // more elements than Limits::max_elements in the body
-  TooLarge,          // a string, byte array or count larger than the body or Limits::max_bytes
+  TooLarge,          // a string, XML or byte array over Limits::max_bytes, or over Limits::max_total_bytes in all
   BadReference,      // a reference index out of range, or to a value still being decoded
   Unsupported,       // valid AMF this decoder does not handle (an unknown externalizable class)
   TrailingBytes,     // decode_amf0_all/decode_amf3 found bytes after the last value
@@ -33,10 +35,15 @@ struct Limits {
   std::size_t max_depth = 32;           // nested objects/arrays
   std::size_t max_elements = 100'000;   // values decoded in one body, references' copies included
   std::size_t max_bytes = 16u << 20;    // one string, XML or byte array
+  // Every string, key and byte array decoded from one body, references'
+  // copies included: a reference to a large value, repeated, cannot exhaust
+  // memory even within max_elements.
+  std::size_t max_total_bytes = 64u << 20;
 };
 
 // Reads AMF0 values, one after another, from one message body. A value
-// marked 0x11 (avmplus-object) is read as AMF3.
+// marked 0x11 (avmplus-object) is read as AMF3; the AMF3 reference tables
+// live for the whole body, across every 0x11 switch (see amf0.cpp).
 class Amf0Reader {
  public:
   explicit Amf0Reader(ByteView body, Limits limits = {});
@@ -45,14 +52,14 @@ class Amf0Reader {
   Expected<Value, Error> read();
 
  private:
-  struct State;
   ByteView body_;
   Limits limits_;
   std::size_t pos_ = 0;
-  std::size_t elements_ = 0;
-  // AMF0 reference table: complex values in the order they were started.
-  std::vector<Value> refs_;
-  friend struct Amf0Decoding;
+  // Reference tables and budgets shared by every value of this body,
+  // including the AMF3 values after each 0x11 switch.
+  detail::DecodeState state_;
+  // A body that failed once is not read further: its tables are unreliable.
+  std::optional<Error> error_;
 };
 
 // Decodes every value of an AMF0 body (a command or data message).
@@ -65,7 +72,8 @@ Expected<Value, Error> decode_amf3(ByteView body, std::size_t& consumed, Limits 
 // Appends the AMF0 encoding of v. Values AMF0 cannot express (AMF3
 // integers, vectors, dictionaries, byte arrays, E4X XML) are written as an
 // 0x11 switch followed by AMF3. Strings over 65535 bytes become long
-// strings (0x0C).
+// strings (0x0C). A switched value uses no AMF3 references, so it reads
+// the same whether the peer keeps AMF3 tables for the body or per switch.
 void encode_amf0(const Value& v, Bytes& out);
 // Appends the AMF3 encoding of v with fresh reference tables.
 void encode_amf3(const Value& v, Bytes& out);

@@ -111,32 +111,30 @@ class Value {
   using Storage = std::variant<Undefined, Null, bool, double, std::int32_t, std::string, Date, Xml,
                                ByteArray, Object, Array, Vector, Dictionary>;
 
-  Value() : v_(Undefined{}) {}
-  Value(Undefined u) : v_(u) {}                          // NOLINT: implicit by design
-  Value(Null n) : v_(n) {}                               // NOLINT
-  Value(std::nullptr_t) : v_(Null{}) {}                  // NOLINT
-  Value(bool b) : v_(b) {}                               // NOLINT
-  Value(double d) : v_(d) {}                             // NOLINT
-  Value(int i) : v_(static_cast<double>(i)) {}           // NOLINT: numbers default to AMF0 Number
-  Value(unsigned i) : v_(static_cast<double>(i)) {}      // NOLINT
-  Value(std::int64_t i) : v_(static_cast<double>(i)) {}  // NOLINT
-  Value(std::uint64_t i) : v_(static_cast<double>(i)) {}  // NOLINT
-  Value(const char* s) : v_(std::string(s)) {}           // NOLINT
-  Value(std::string s) : v_(std::move(s)) {}             // NOLINT
-  Value(std::string_view s) : v_(std::string(s)) {}      // NOLINT
-  Value(Date d) : v_(d) {}                               // NOLINT
-  Value(Xml x) : v_(std::move(x)) {}                     // NOLINT
-  Value(ByteArray b) : v_(std::move(b)) {}               // NOLINT
-  Value(Object o) : v_(std::move(o)) {}                  // NOLINT
-  Value(Array a) : v_(std::move(a)) {}                   // NOLINT
-  Value(Vector v) : v_(std::move(v)) {}                  // NOLINT
-  Value(Dictionary d) : v_(std::move(d)) {}              // NOLINT
+  // Defined below, once Property and DictionaryEntry are complete: clang
+  // instantiates the variant's destructor with the constructor.
+  Value();
+  Value(Undefined u);          // NOLINT: implicit by design
+  Value(Null n);               // NOLINT
+  Value(std::nullptr_t);       // NOLINT
+  Value(bool b);               // NOLINT
+  Value(double d);             // NOLINT
+  Value(int i);                // NOLINT: numbers default to AMF0 Number
+  Value(unsigned i);           // NOLINT
+  Value(std::int64_t i);       // NOLINT
+  Value(std::uint64_t i);      // NOLINT
+  Value(const char* s);        // NOLINT
+  Value(std::string s);        // NOLINT
+  Value(std::string_view s);   // NOLINT
+  Value(Date d);               // NOLINT
+  Value(Xml x);                // NOLINT
+  Value(ByteArray b);          // NOLINT
+  Value(Object o);             // NOLINT
+  Value(Array a);              // NOLINT
+  Value(Vector v);             // NOLINT
+  Value(Dictionary d);         // NOLINT
   // An AMF3 integer (0x04).
-  static Value integer(std::int32_t i) {
-    Value v;
-    v.v_ = i;
-    return v;
-  }
+  static Value integer(std::int32_t i);
 
   const Storage& storage() const { return v_; }
   Storage& storage() { return v_; }
@@ -178,6 +176,32 @@ struct DictionaryEntry {
   Value value;
   bool operator==(const DictionaryEntry&) const = default;
 };
+
+inline Value::Value() : v_(Undefined{}) {}
+inline Value::Value(Undefined u) : v_(u) {}
+inline Value::Value(Null n) : v_(n) {}
+inline Value::Value(std::nullptr_t) : v_(Null{}) {}
+inline Value::Value(bool b) : v_(b) {}
+inline Value::Value(double d) : v_(d) {}
+inline Value::Value(int i) : v_(static_cast<double>(i)) {}
+inline Value::Value(unsigned i) : v_(static_cast<double>(i)) {}
+inline Value::Value(std::int64_t i) : v_(static_cast<double>(i)) {}
+inline Value::Value(std::uint64_t i) : v_(static_cast<double>(i)) {}
+inline Value::Value(const char* s) : v_(std::string(s)) {}
+inline Value::Value(std::string s) : v_(std::move(s)) {}
+inline Value::Value(std::string_view s) : v_(std::string(s)) {}
+inline Value::Value(Date d) : v_(d) {}
+inline Value::Value(Xml x) : v_(std::move(x)) {}
+inline Value::Value(ByteArray b) : v_(std::move(b)) {}
+inline Value::Value(Object o) : v_(std::move(o)) {}
+inline Value::Value(Array a) : v_(std::move(a)) {}
+inline Value::Value(Vector v) : v_(std::move(v)) {}
+inline Value::Value(Dictionary d) : v_(std::move(d)) {}
+inline Value Value::integer(std::int32_t i) {
+  Value v;
+  v.v_ = i;
+  return v;
+}
 
 // A short human-readable rendering for logs and test failures, e.g.
 // {app: "live", objectEncoding: 3}.

@@ -3,6 +3,7 @@
 // parsing serves live streams, recordings and FLV files.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 
@@ -11,6 +12,11 @@
 namespace rw::flv {
 
 enum class TagType : std::uint8_t { Audio = 8, Video = 9, Script = 18 };
+
+inline constexpr std::size_t kFileHeaderSize = 9;
+inline constexpr std::size_t kTagHeaderSize = 11;
+inline constexpr std::size_t kPreviousTagSizeSize = 4;
+inline constexpr std::size_t kMaxTagBodySize = 0xffffff;  // the u24 DataSize field
 
 enum class VideoCodec : std::uint8_t {
   Unknown = 0,
@@ -35,6 +41,8 @@ enum class FrameType : std::uint8_t {
 
 struct VideoInfo {
   VideoCodec codec = VideoCodec::Unknown;
+  // InfoOrCommand also for Enhanced RTMP Metadata packets, whose frame type
+  // the spec says to ignore.
   FrameType frame_type = FrameType::Inter;
   bool enhanced = false;          // Enhanced RTMP (high bit of the first byte)
   bool sequence_header = false;   // AVC/HEVC decoder configuration, or enhanced SequenceStart
@@ -55,21 +63,26 @@ enum class AudioFormat : std::uint8_t {
   Nellymoser = 6,
   G711ALaw = 7,
   G711MuLaw = 8,
+  ExHeader = 9,  // Enhanced RTMP v2: an audio packet type and a FourCC follow
   Aac = 10,
   Speex = 11,
   Mp3_8k = 14,
   DeviceSpecific = 15,
 };
 
+// For ExHeader the low bits of the first byte are a packet type, so rate,
+// sixteen_bit and stereo stay zero (the codec's own header carries them).
 struct AudioInfo {
   AudioFormat format = AudioFormat::LinearPcmPlatform;
   std::uint8_t rate = 0;       // 0: 5.5 kHz, 1: 11 kHz, 2: 22 kHz, 3: 44 kHz
   bool sixteen_bit = false;
   bool stereo = false;
-  bool sequence_header = false;  // AAC AudioSpecificConfig
+  // AAC AudioSpecificConfig, or an Enhanced RTMP audio SequenceStart.
+  bool sequence_header = false;
 };
 
-// nullopt when the body is empty (or too short for its codec's header).
+// nullopt when the body is empty, too short for its codec's header, or uses
+// a reserved frame type, sound format or packet type.
 std::optional<VideoInfo> parse_video(ByteView body);
 std::optional<AudioInfo> parse_audio(ByteView body);
 
@@ -82,6 +95,7 @@ struct Tag {
 // FLV file header (9 bytes) plus PreviousTagSize0.
 Bytes encode_file_header(bool has_audio, bool has_video);
 // Appends an 11-byte tag header, the body and the PreviousTagSize.
+// body.size() must not exceed kMaxTagBodySize.
 void encode_tag(TagType type, std::uint32_t timestamp, ByteView body, Bytes& out);
 
 }  // namespace rw::flv

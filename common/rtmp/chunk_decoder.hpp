@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/base/bytes.hpp"
+#include "common/base/expected.hpp"
 #include "common/rtmp/message.hpp"
 
 namespace rw::rtmp {
@@ -22,7 +23,7 @@ enum class ChunkError {
   BadChunkSize,          // Set Chunk Size of 0 or with the top bit set
   MessageTooLarge,       // a message longer than Limits::max_message_size
   TooManyChunkStreams,   // more chunk streams with partial messages or state than allowed
-  NoPreviousHeader,      // fmt 1, 2 or 3 on a chunk stream that never had fmt 0
+  NoPreviousHeader,      // fmt 2 or 3 on a chunk stream never seen (fmt 1 is accepted: librtmp pings so)
   BufferedTooMuch,       // partial messages together exceed Limits::max_buffered_bytes
   BadControlMessage,     // a Set Chunk Size or Abort message with a short body
 };
@@ -52,11 +53,47 @@ class ChunkDecoder {
   std::uint64_t bytes_consumed() const { return bytes_consumed_; }
 
  private:
-  // Implementation state; free to change.
-  struct ChunkStream;
+  // What the decoder remembers about one chunk stream: the last message
+  // header (fmt 1, 2 and 3 are relative to it) and the message being
+  // assembled on it.
+  struct ChunkStream {
+    MessageHeader header;             // last header; timestamp is absolute
+    std::uint32_t timestamp_field = 0;  // last timestamp or delta as sent (extended value resolved):
+                                        // what a fmt-3 new message adds again
+    bool extended = false;            // that field was 0xFFFFFF, so an extended timestamp follows
+    bool assembling = false;          // a message has started and is not complete
+    Bytes payload;                    // the message being assembled (capacity = its length)
+  };
+
+  // The longest chunk header: 3-byte basic header, 11-byte message header,
+  // 4-byte extended timestamp.
+  static constexpr std::size_t kMaxChunkHeaderSize = 18;
+
+  ChunkStream* find_stream(std::uint32_t csid);
+  std::size_t header_bytes_needed(const std::uint8_t* p, std::size_t n);
+  // Parses a complete chunk header (header_bytes_needed bytes are at p) and
+  // returns how many bytes it took: four fewer when a continuation chunk's
+  // peeked bytes turn out to be payload (old librtmp).
+  Expected<std::size_t, ChunkError> parse_header(const std::uint8_t* p, std::vector<Message>& out);
+  std::optional<ChunkError> start_message(ChunkStream& cs, std::vector<Message>& out);
+  std::optional<ChunkError> complete_message(ChunkStream& cs, std::vector<Message>& out);
+
   ChunkDecoderLimits limits_;
   std::uint32_t chunk_size_ = 128;
   std::uint64_t bytes_consumed_ = 0;
+  std::unordered_map<std::uint32_t, ChunkStream> streams_;
+  // The last stream looked up: consecutive chunks are mostly on one csid.
+  // Map nodes never move and are never erased, so the pointer stays valid.
+  std::uint32_t cached_csid_ = 0;
+  ChunkStream* cached_stream_ = nullptr;
+  std::size_t buffered_bytes_ = 0;    // sum of the lengths of messages being assembled
+  ChunkStream* current_ = nullptr;    // whose chunk payload is being read; null: expecting a header
+  std::uint32_t chunk_remaining_ = 0;  // payload bytes left in the current chunk
+  // Bytes consumed but not yet interpreted: a partial chunk header, or
+  // peeked bytes that turned out to be payload.
+  std::uint8_t pending_[kMaxChunkHeaderSize] = {};
+  std::size_t pending_size_ = 0;
+  std::optional<ChunkError> error_;   // sticky: the stream is unusable after an error
 };
 
 }  // namespace rw::rtmp

@@ -37,6 +37,7 @@ class ServerHandshake {
     RandomFill random;
     std::uint32_t time_ms = 0;                     // S1 time field
     std::uint32_t version = 0x0D0E0A0D;            // S1 version when answering a digest C1
+                                                   // (zero: always answer simple)
   };
   explicit ServerHandshake(Options options);
 
@@ -51,13 +52,21 @@ class ServerHandshake {
   Bytes take_output();
   bool done() const;
   HandshakeScheme scheme() const;
+  // C1's version field (ffmpeg writes 9.0.124.2, Flash Player its own
+  // version, simple clients zero); for logs. Zero until C1 has arrived.
+  std::uint32_t client_version() const { return client_version_; }
 
  private:
+  enum class State { AwaitC0, AwaitC1, AwaitC2, Done, Failed };
+  void answer(ByteView c1);
+
   Options options_;
-  Bytes input_;
+  Bytes partial_c1_;  // C1 bytes while it arrives in pieces
   Bytes output_;
+  std::size_t c2_remaining_ = kHandshakeSize;
+  std::uint32_t client_version_ = 0;
   HandshakeScheme scheme_ = HandshakeScheme::Simple;
-  int state_ = 0;
+  State state_ = State::AwaitC0;
 };
 
 class ClientHandshake {
@@ -71,7 +80,7 @@ class ClientHandshake {
   };
   explicit ClientHandshake(Options options);
 
-  // C0+C1; call once before feeding.
+  // C0+C1; call once before feeding (feed() consumes nothing until then).
   Bytes start();
   // Consumes S0+S1+S2; when complete, take_output() returns C2.
   struct FeedResult {
@@ -81,13 +90,21 @@ class ClientHandshake {
   FeedResult feed(ByteView in);
   Bytes take_output();
   bool done() const;
+  // Simple unless the server answered with an S1 digest, then its layout.
+  HandshakeScheme scheme() const { return scheme_; }
 
  private:
+  enum class State { NotStarted, AwaitS0, AwaitS1, AwaitS2, Done, Failed };
+  void answer(ByteView s1);
+
   Options options_;
-  Bytes c1_;
-  Bytes input_;
-  Bytes output_;
-  int state_ = 0;
+  Bytes partial_s1_;  // S1 bytes while it arrives in pieces
+  Bytes output_;      // C2, handed out once S2 has been consumed
+  std::size_t s2_remaining_ = kHandshakeSize;
+  bool sent_digest_ = false;
+  HandshakeScheme scheme_ = HandshakeScheme::Simple;
+  std::optional<HandshakeError> error_;
+  State state_ = State::NotStarted;
 };
 
 }  // namespace rw::rtmp

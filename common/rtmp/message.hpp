@@ -27,14 +27,17 @@ inline constexpr std::uint8_t kAggregate = 22;
 }  // namespace msg_type
 
 // Chunk stream ids this server sends on. Control on 2 is fixed by the
-// protocol; the rest follow common practice (nginx-rtmp, SRS).
+// protocol; commands on 3 and 5 follow nginx-rtmp. Media and stream data
+// (onMetaData) get chunk streams of their own because their chunked bytes
+// are built once with full headers and shared among players, while the
+// session compresses headers on the command chunk streams.
 namespace csid {
 inline constexpr std::uint32_t kControl = 2;
 inline constexpr std::uint32_t kCommand = 3;
+inline constexpr std::uint32_t kData = 4;
 inline constexpr std::uint32_t kStreamCommand = 5;
 inline constexpr std::uint32_t kAudio = 6;
 inline constexpr std::uint32_t kVideo = 7;
-inline constexpr std::uint32_t kData = 5;
 }  // namespace csid
 
 // The largest message the chunk header can describe (u24 length).

@@ -1,0 +1,355 @@
+#include "common/config/config_loader.hpp"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "common/base/log.hpp"
+#include "common/media/stream_name.hpp"
+
+namespace rw::config {
+
+namespace pb = google::protobuf;
+
+namespace {
+
+constexpr std::string_view kEnvPrefix = "REWIND_";
+
+// A settable leaf of the schema: "rtmp.chunk_size".
+struct Key {
+  std::string path;
+  const pb::FieldDescriptor* field;
+};
+
+void collect_keys(const pb::Descriptor* d, const std::string& prefix, std::vector<Key>& out) {
+  for (int i = 0; i < d->field_count(); ++i) {
+    const pb::FieldDescriptor* f = d->field(i);
+    std::string path = prefix.empty() ? f->name() : prefix + "." + f->name();
+    if (f->is_repeated()) continue;  // per-application keys are app.NAME.FIELD, listed apart
+    if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      collect_keys(f->message_type(), path, out);
+    } else {
+      out.push_back({path, f});
+    }
+  }
+}
+
+std::vector<Key> all_keys() {
+  std::vector<Key> keys;
+  collect_keys(Config::descriptor(), "", keys);
+  return keys;
+}
+
+std::string env_name(const std::string& path) {
+  std::string s(kEnvPrefix);
+  for (char c : path) s += (c == '.') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string flag_name(const std::string& path) {
+  std::string s = "--";
+  for (char c : path) s += (c == '_') ? '-' : c;
+  return s;
+}
+
+std::string normalize_key(std::string_view key) {
+  std::string s(key);
+  for (char& c : s) {
+    if (c == '-') c = '_';
+  }
+  return s;
+}
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    auto end = s.find(sep, start);
+    parts.emplace_back(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return parts;
+}
+
+template <class T>
+bool parse_integer(std::string_view text, T& out) {
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+// Sets one scalar field from text; returns why it could not.
+std::string set_scalar(pb::Message& m, const pb::FieldDescriptor* f, std::string_view text) {
+  const pb::Reflection* r = m.GetReflection();
+  switch (f->cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_STRING:
+      r->SetString(&m, f, std::string(text));
+      return {};
+    case pb::FieldDescriptor::CPPTYPE_BOOL:
+      if (text == "true" || text == "1" || text == "yes" || text == "on") r->SetBool(&m, f, true);
+      else if (text == "false" || text == "0" || text == "no" || text == "off") r->SetBool(&m, f, false);
+      else return "expected true or false, got '" + std::string(text) + "'";
+      return {};
+    case pb::FieldDescriptor::CPPTYPE_UINT32: {
+      std::uint32_t v = 0;
+      if (!parse_integer(text, v)) return "expected a whole number from 0 to 4294967295, got '" + std::string(text) + "'";
+      r->SetUInt32(&m, f, v);
+      return {};
+    }
+    case pb::FieldDescriptor::CPPTYPE_UINT64: {
+      std::uint64_t v = 0;
+      if (!parse_integer(text, v)) return "expected a whole number, got '" + std::string(text) + "'";
+      r->SetUInt64(&m, f, v);
+      return {};
+    }
+    case pb::FieldDescriptor::CPPTYPE_INT32: {
+      std::int32_t v = 0;
+      if (!parse_integer(text, v)) return "expected a whole number, got '" + std::string(text) + "'";
+      r->SetInt32(&m, f, v);
+      return {};
+    }
+    case pb::FieldDescriptor::CPPTYPE_INT64: {
+      std::int64_t v = 0;
+      if (!parse_integer(text, v)) return "expected a whole number, got '" + std::string(text) + "'";
+      r->SetInt64(&m, f, v);
+      return {};
+    }
+    case pb::FieldDescriptor::CPPTYPE_DOUBLE: {
+      try {
+        std::size_t used = 0;
+        double v = std::stod(std::string(text), &used);
+        if (used != text.size()) throw std::invalid_argument("trailing");
+        r->SetDouble(&m, f, v);
+      } catch (const std::exception&) {
+        return "expected a number, got '" + std::string(text) + "'";
+      }
+      return {};
+    }
+    case pb::FieldDescriptor::CPPTYPE_ENUM: {
+      const pb::EnumValueDescriptor* v = f->enum_type()->FindValueByName(std::string(text));
+      if (!v) return "'" + std::string(text) + "' is not one of the allowed values";
+      r->SetEnum(&m, f, v);
+      return {};
+    }
+    default:
+      return "cannot be set from text";
+  }
+}
+
+// Sets "rtmp.chunk_size" or "app.live.name" style keys.
+std::string set_path(Config& config, std::string_view key, std::string_view value) {
+  std::vector<std::string> parts = split(normalize_key(key), '.');
+  pb::Message* m = &config;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const pb::FieldDescriptor* f = m->GetDescriptor()->FindFieldByName(parts[i]);
+    if (!f) return "unknown setting";
+    const pb::Reflection* r = m->GetReflection();
+    bool last = i + 1 == parts.size();
+    if (f->is_repeated() && f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      // app.NAME.FIELD: find or add the entry whose name is NAME.
+      if (i + 2 >= parts.size()) return "expected " + parts[i] + ".NAME.SETTING";
+      const std::string& name = parts[++i];
+      pb::Message* entry = nullptr;
+      for (int j = 0; j < r->FieldSize(*m, f); ++j) {
+        pb::Message* e = r->MutableRepeatedMessage(m, f, j);
+        const pb::FieldDescriptor* nf = e->GetDescriptor()->FindFieldByName("name");
+        if (nf && e->GetReflection()->GetString(*e, nf) == name) entry = e;
+      }
+      if (!entry) {
+        entry = r->AddMessage(m, f);
+        const pb::FieldDescriptor* nf = entry->GetDescriptor()->FindFieldByName("name");
+        if (!nf) return "entries of " + parts[i - 1] + " have no name";
+        entry->GetReflection()->SetString(entry, nf, name);
+      }
+      m = entry;
+      continue;
+    }
+    if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (last) return "is a section; set one of its keys";
+      m = r->MutableMessage(m, f);
+      continue;
+    }
+    if (!last) return "unknown setting";
+    if (f->is_repeated()) return "lists are set in the config file";
+    return set_scalar(*m, f, value);
+  }
+  return "unknown setting";
+}
+
+class FileErrors final : public pb::io::ErrorCollector {
+ public:
+  explicit FileErrors(std::string path) : path_(std::move(path)) {}
+  void AddError(int line, pb::io::ColumnNumber column, const std::string& message) override {
+    if (first_.empty()) first_ = path_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
+  }
+  void AddWarning(int, pb::io::ColumnNumber, const std::string&) override {}
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string path_;
+  std::string first_;
+};
+
+Expected<void, std::string> read_file(const std::string& path, Config& config) {
+  std::ifstream in(path);
+  if (!in) return unexpected("config: cannot read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  pb::TextFormat::Parser parser;
+  FileErrors errors(path);
+  parser.RecordErrorsTo(&errors);
+  // Merge, so that values the file leaves out keep their defaults.
+  if (!parser.MergeFromString(text.str(), &config)) return unexpected("config: " + errors.first());
+  return {};
+}
+
+// Whether a file set the key (every section on its path present, and the leaf).
+bool is_set(const pb::Message& root, const std::string& path) {
+  const pb::Message* m = &root;
+  std::vector<std::string> parts = split(path, '.');
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const pb::FieldDescriptor* f = m->GetDescriptor()->FindFieldByName(parts[i]);
+    if (!f || !m->GetReflection()->HasField(*m, f)) return false;
+    if (i + 1 < parts.size()) m = &m->GetReflection()->GetMessage(*m, f);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  std::string_view h = text.substr(0, colon);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);  // [::1]:1935
+  if (!parse_integer(text.substr(colon + 1), port)) return false;
+  host = std::string(h);
+  return true;
+}
+
+Expected<Loaded, std::string> load(const std::vector<std::string>& args,
+                                   const std::map<std::string, std::string>& env) {
+  Loaded loaded;
+  std::map<std::string, std::string> sources;
+
+  // --config first: the file is the base that env and flags override.
+  std::string config_file;
+  if (auto it = env.find("REWIND_CONFIG"); it != env.end()) config_file = it->second;
+  std::vector<std::pair<std::string, std::string>> flags;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      loaded.help = true;
+      return loaded;
+    }
+    if (a.rfind("--", 0) != 0) return unexpected("config: unexpected argument '" + a + "' (see --help)");
+    std::string key, value;
+    if (auto eq = a.find('='); eq != std::string::npos) {
+      key = a.substr(2, eq - 2);
+      value = a.substr(eq + 1);
+    } else {
+      key = a.substr(2);
+      if (i + 1 >= args.size()) return unexpected("config: " + a + " needs a value");
+      value = args[++i];
+    }
+    if (key == "config") config_file = value;
+    else flags.emplace_back(key, value);
+  }
+  if (!config_file.empty()) {
+    Config from_file;
+    if (auto r = read_file(config_file, from_file); !r) return unexpected(r.error());
+    for (const auto& key : all_keys()) {
+      if (is_set(from_file, key.path)) sources[key.path] = "config file " + config_file;
+    }
+    loaded.config.MergeFrom(from_file);
+  }
+
+  for (const auto& key : all_keys()) {
+    auto it = env.find(env_name(key.path));
+    if (it == env.end()) continue;
+    if (std::string why = set_path(loaded.config, key.path, it->second); !why.empty()) {
+      return unexpected("config: " + key.path + " (from " + it->first + "): " + why);
+    }
+    sources[key.path] = "environment " + it->first;
+  }
+  for (const auto& [key, value] : flags) {
+    if (std::string why = set_path(loaded.config, key, value); !why.empty()) {
+      return unexpected("config: " + normalize_key(key) + " (from --" + key + "): " + why);
+    }
+    sources[normalize_key(key)] = "flag --" + key;
+  }
+  if (auto valid = validate(loaded.config, sources); !valid) return unexpected(valid.error());
+  return loaded;
+}
+
+Expected<void, std::string> validate(const Config& c, const std::map<std::string, std::string>& sources) {
+  auto fail = [&](const std::string& key, const std::string& value, const std::string& why) -> Expected<void, std::string> {
+    auto it = sources.find(key);
+    std::string from = it == sources.end() ? "default" : it->second;
+    return unexpected("config: " + key + " = " + value + " (from " + from + "): " + why);
+  };
+  auto range = [&](const std::string& key, std::uint64_t v, std::uint64_t lo, std::uint64_t hi) -> Expected<void, std::string> {
+    if (v < lo || v > hi) {
+      return fail(key, std::to_string(v), "must be from " + std::to_string(lo) + " to " + std::to_string(hi));
+    }
+    return {};
+  };
+  std::string host;
+  std::uint16_t port = 0;
+  if (!parse_host_port(c.listen(), host, port)) return fail("listen", "'" + c.listen() + "'", "expected HOST:PORT");
+  if (c.data_dir().empty()) return fail("data_dir", "''", "must not be empty");
+  LogLevel level;
+  if (!parse_log_level(c.log_level(), level)) return fail("log_level", c.log_level(), "expected debug, info, warn or error");
+  if (auto r = range("threads", c.threads(), 0, 256); !r) return r;
+  if (auto r = range("rtmp.chunk_size", c.rtmp().chunk_size(), 128, 65536); !r) return r;
+  if (auto r = range("rtmp.max_message_size", c.rtmp().max_message_size(), 1024, 16777215); !r) return r;
+  if (auto r = range("rtmp.window_ack_size", c.rtmp().window_ack_size(), 1024, 0x7fffffff); !r) return r;
+  if (auto r = range("rtmp.handshake_timeout_ms", c.rtmp().handshake_timeout_ms(), 100, 3'600'000); !r) return r;
+  if (auto r = range("rtmp.send_timeout_ms", c.rtmp().send_timeout_ms(), 100, 3'600'000); !r) return r;
+  if (auto r = range("rtmp.max_streams_per_connection", c.rtmp().max_streams_per_connection(), 1, 1024); !r) return r;
+  if (auto r = range("rtmp.max_amf_depth", c.rtmp().max_amf_depth(), 2, 256); !r) return r;
+  if (auto r = range("player.write_interval_ms", c.player().write_interval_ms(), 0, 1000); !r) return r;
+  if (auto r = range("player.max_queue_lag_ms", c.player().max_queue_lag_ms(), 100, 600'000); !r) return r;
+  if (auto r = range("player.max_queue_bytes", c.player().max_queue_bytes(), 65536, 1u << 30); !r) return r;
+  for (const auto& app : c.app()) {
+    if (std::string why = media::validate_app_name(app.name()); !why.empty()) {
+      return fail("app.name", "'" + app.name() + "'", why);
+    }
+  }
+  return {};
+}
+
+std::string help_text(std::string_view program, std::string_view summary) {
+  std::ostringstream out;
+  out << "usage: " << program << " [--config FILE] [--KEY VALUE | --KEY=VALUE]...\n\n" << summary << "\n\n";
+  out << "Settings come from their defaults, then the config file (protobuf text\n"
+         "format, see docs/configuration.md), then REWIND_* environment variables,\n"
+         "then flags.\n\n";
+  out << "  --config FILE    (REWIND_CONFIG) configuration file\n";
+  for (const auto& key : all_keys()) {
+    const pb::FieldDescriptor* f = key.field;
+    std::string def;
+    switch (f->cpp_type()) {
+      case pb::FieldDescriptor::CPPTYPE_STRING: def = "\"" + f->default_value_string() + "\""; break;
+      case pb::FieldDescriptor::CPPTYPE_UINT32: def = std::to_string(f->default_value_uint32()); break;
+      case pb::FieldDescriptor::CPPTYPE_INT32: def = std::to_string(f->default_value_int32()); break;
+      case pb::FieldDescriptor::CPPTYPE_UINT64: def = std::to_string(f->default_value_uint64()); break;
+      case pb::FieldDescriptor::CPPTYPE_INT64: def = std::to_string(f->default_value_int64()); break;
+      case pb::FieldDescriptor::CPPTYPE_BOOL: def = f->default_value_bool() ? "true" : "false"; break;
+      case pb::FieldDescriptor::CPPTYPE_DOUBLE: def = std::to_string(f->default_value_double()); break;
+      case pb::FieldDescriptor::CPPTYPE_ENUM: def = f->default_value_enum()->name(); break;
+      default: break;
+    }
+    std::string meaning = f->options().GetExtension(config::help);
+    out << "  " << flag_name(key.path) << "  (" << env_name(key.path) << ", default " << def << ")\n      " << meaning
+        << "\n";
+  }
+  out << "  --app.NAME.KEY   per-application settings (config file: app { name: \"NAME\" ... })\n";
+  return out.str();
+}
+
+}  // namespace rw::config

@@ -1,0 +1,196 @@
+#include "common/media/stream_hub.hpp"
+
+#include <algorithm>
+#include <optional>
+
+namespace rw::media {
+
+struct StreamHub::Event {
+  enum class Type { PublishStart, Frame, Unpublish };
+  Type type;
+  std::uint64_t sequence;
+  FramePtr frame;
+};
+
+// The subscribers of one hub on one worker thread. Only that thread
+// touches `entries_`.
+class StreamHub::Fanout {
+ public:
+  explicit Fanout(Executor& executor) : executor_(executor) {}
+  Executor& executor() const { return executor_; }
+  bool empty() const { return live_count_ == 0; }
+
+  void add(LiveSubscriber& subscriber, std::uint64_t first_sequence) {
+    entries_.push_back({&subscriber, first_sequence});
+    ++live_count_;
+  }
+
+  void remove(LiveSubscriber& subscriber) {
+    for (auto& e : entries_) {
+      if (e.subscriber == &subscriber) {
+        e.subscriber = nullptr;  // compacted after any delivery in progress
+        --live_count_;
+        break;
+      }
+    }
+    if (!delivering_) compact();
+  }
+
+  void deliver(const Event& event) {
+    delivering_ = true;
+    std::optional<ChunkedFrameCache> chunks;
+    if (event.frame) chunks.emplace(event.frame);
+    // By index: a subscriber may join or leave from inside its callback.
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      Entry& e = entries_[i];
+      if (!e.subscriber || event.sequence < e.first_sequence) continue;
+      switch (event.type) {
+        case Event::Type::PublishStart: e.subscriber->on_publish_start(); break;
+        case Event::Type::Frame: entries_[i].subscriber->on_frame(*chunks); break;
+        case Event::Type::Unpublish: entries_[i].subscriber->on_unpublish(); break;
+      }
+    }
+    delivering_ = false;
+    compact();
+  }
+
+ private:
+  struct Entry {
+    LiveSubscriber* subscriber;
+    std::uint64_t first_sequence;  // events before it were in the join snapshot
+  };
+  void compact() {
+    std::erase_if(entries_, [](const Entry& e) { return e.subscriber == nullptr; });
+  }
+
+  Executor& executor_;
+  std::vector<Entry> entries_;
+  std::size_t live_count_ = 0;
+  bool delivering_ = false;
+};
+
+StreamHub::StreamHub(std::string app, std::string name, HubOptions options)
+    : app_(std::move(app)), name_(std::move(name)), options_(options) {}
+
+StreamHub::~StreamHub() = default;
+
+bool StreamHub::start_publish() {
+  std::lock_guard lock(mutex_);
+  if (publishing_) return false;
+  publishing_ = true;
+  // A new publisher brings its own metadata and codec configuration.
+  metadata_.reset();
+  video_header_.reset();
+  audio_header_.reset();
+  gop_.clear();
+  gop_bytes_ = 0;
+  gop_valid_ = false;
+  dispatch_locked(std::make_shared<const Event>(Event{Event::Type::PublishStart, ++sequence_, nullptr}));
+  return true;
+}
+
+void StreamHub::publish(FramePtr frame) {
+  std::lock_guard lock(mutex_);
+  if (!publishing_) return;
+  if (frame->kind == FrameKind::Metadata) {
+    metadata_ = frame;
+  } else if (frame->sequence_header) {
+    (frame->kind == FrameKind::Video ? video_header_ : audio_header_) = frame;
+  } else if (frame->keyframe) {
+    gop_.clear();
+    gop_bytes_ = 0;
+    gop_valid_ = true;
+    gop_.push_back(frame);
+    gop_bytes_ += frame->payload.size();
+  } else if (gop_valid_) {
+    gop_.push_back(frame);
+    gop_bytes_ += frame->payload.size();
+    if (gop_.size() > options_.gop_max_frames || gop_bytes_ > options_.gop_max_bytes) {
+      gop_.clear();
+      gop_bytes_ = 0;
+      gop_valid_ = false;
+    }
+  }
+  dispatch_locked(std::make_shared<const Event>(Event{Event::Type::Frame, ++sequence_, std::move(frame)}));
+}
+
+void StreamHub::stop_publish() {
+  std::lock_guard lock(mutex_);
+  if (!publishing_) return;
+  publishing_ = false;
+  gop_.clear();
+  gop_bytes_ = 0;
+  gop_valid_ = false;
+  dispatch_locked(std::make_shared<const Event>(Event{Event::Type::Unpublish, ++sequence_, nullptr}));
+}
+
+bool StreamHub::publishing() const {
+  std::lock_guard lock(mutex_);
+  return publishing_;
+}
+
+void StreamHub::dispatch_locked(const std::shared_ptr<const Event>& event) {
+  for (const auto& fanout : fanouts_) {
+    fanout->executor().post([fanout, event] { fanout->deliver(*event); });
+  }
+}
+
+StartState StreamHub::subscribe(LiveSubscriber& subscriber, Executor& executor) {
+  std::lock_guard lock(mutex_);
+  StartState state;
+  state.publishing = publishing_;
+  if (publishing_) {
+    state.metadata = metadata_;
+    state.video_header = video_header_;
+    state.audio_header = audio_header_;
+    if (gop_valid_) state.gop = gop_;
+  }
+  auto it = std::find_if(fanouts_.begin(), fanouts_.end(),
+                         [&](const auto& f) { return &f->executor() == &executor; });
+  if (it == fanouts_.end()) it = fanouts_.insert(fanouts_.end(), std::make_shared<Fanout>(executor));
+  // Events up to sequence_ are in the snapshot or already happened.
+  (*it)->add(subscriber, sequence_ + 1);
+  ++subscribers_;
+  return state;
+}
+
+void StreamHub::unsubscribe(LiveSubscriber& subscriber, Executor& executor) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(fanouts_.begin(), fanouts_.end(),
+                         [&](const auto& f) { return &f->executor() == &executor; });
+  if (it == fanouts_.end()) return;
+  (*it)->remove(subscriber);
+  --subscribers_;
+  if ((*it)->empty()) fanouts_.erase(it);
+}
+
+std::size_t StreamHub::subscriber_count() const {
+  std::lock_guard lock(mutex_);
+  return subscribers_;
+}
+
+std::shared_ptr<StreamHub> StreamRegistry::acquire(const std::string& app, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Entry& entry = entries_[app + "/" + name];
+  if (!entry.hub) entry.hub = std::make_shared<StreamHub>(app, name, options_);
+  ++entry.users;
+  return entry.hub;
+}
+
+void StreamRegistry::release(const std::shared_ptr<StreamHub>& hub) {
+  if (!hub) return;
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(hub->app() + "/" + hub->name());
+  if (it == entries_.end() || it->second.hub != hub) return;
+  if (--it->second.users == 0) entries_.erase(it);
+}
+
+std::vector<std::shared_ptr<StreamHub>> StreamRegistry::hubs() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<StreamHub>> out;
+  out.reserve(entries_.size());
+  for (const auto& [key, entry] : entries_) out.push_back(entry.hub);
+  return out;
+}
+
+}  // namespace rw::media

@@ -1,0 +1,131 @@
+// One live stream: its publisher, what a new player needs first (metadata,
+// codec sequence headers, the frames since the latest keyframe) and its
+// subscribers on every worker thread.
+//
+// Threads: the publisher calls publish() on its own thread. Subscribers
+// live on worker threads; the hub keeps one Fanout per worker thread and
+// hands each event to it once, by posting to that thread, so a frame costs
+// one post per thread, not one per player. Events carry a sequence number:
+// a subscriber that joined with a snapshot skips the events the snapshot
+// already covered.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/media/frame.hpp"
+
+namespace rw::media {
+
+// Runs functions on one worker thread.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual void post(std::function<void()> fn) = 0;
+};
+
+// A player (or a recorder, or a downstream server) following a live
+// stream. Called only on the thread of the executor it subscribed with.
+class LiveSubscriber {
+ public:
+  virtual ~LiveSubscriber() = default;
+  // A publisher started; the next frames are its metadata, sequence headers
+  // and media.
+  virtual void on_publish_start() = 0;
+  virtual void on_frame(ChunkedFrameCache& frame) = 0;
+  virtual void on_unpublish() = 0;
+};
+
+struct HubOptions {
+  // The cache of frames since the latest keyframe gives up (until the next
+  // keyframe) beyond these, so a stream without keyframes cannot grow it.
+  std::size_t gop_max_frames = 4096;
+  std::size_t gop_max_bytes = 32u << 20;
+};
+
+// What a player needs when it joins.
+struct StartState {
+  bool publishing = false;
+  FramePtr metadata;
+  FramePtr video_header;
+  FramePtr audio_header;
+  std::vector<FramePtr> gop;  // from the latest keyframe on, audio included
+};
+
+class StreamHub {
+ public:
+  StreamHub(std::string app, std::string name, HubOptions options);
+  ~StreamHub();
+  StreamHub(const StreamHub&) = delete;
+  StreamHub& operator=(const StreamHub&) = delete;
+
+  const std::string& app() const { return app_; }
+  const std::string& name() const { return name_; }
+
+  // --- Publisher side ------------------------------------------------------
+  // False when the stream already has a publisher (Publish.BadName).
+  bool start_publish();
+  // Metadata and sequence headers are remembered for new players; every
+  // frame goes to the subscribers.
+  void publish(FramePtr frame);
+  void stop_publish();
+  bool publishing() const;
+
+  // --- Subscriber side (call on the subscriber's executor thread) -----------
+  StartState subscribe(LiveSubscriber& subscriber, Executor& executor);
+  void unsubscribe(LiveSubscriber& subscriber, Executor& executor);
+  std::size_t subscriber_count() const;
+
+ private:
+  struct Event;
+  class Fanout;
+
+  // Posts the event to every fanout; called with mutex_ held so that each
+  // thread sees events in sequence order.
+  void dispatch_locked(const std::shared_ptr<const Event>& event);
+
+  const std::string app_;
+  const std::string name_;
+  const HubOptions options_;
+
+  mutable std::mutex mutex_;
+  bool publishing_ = false;
+  std::uint64_t sequence_ = 0;
+  FramePtr metadata_;
+  FramePtr video_header_;
+  FramePtr audio_header_;
+  std::vector<FramePtr> gop_;
+  std::size_t gop_bytes_ = 0;
+  bool gop_valid_ = false;  // gop_ starts at a keyframe and is within limits
+  std::vector<std::shared_ptr<Fanout>> fanouts_;
+  std::size_t subscribers_ = 0;
+};
+
+// Live streams by application and name. A hub lives while anyone (a
+// publisher or a player) holds it.
+class StreamRegistry {
+ public:
+  explicit StreamRegistry(HubOptions options = {}) : options_(options) {}
+
+  // The hub for app/name, created if needed; the caller holds it until
+  // release().
+  std::shared_ptr<StreamHub> acquire(const std::string& app, const std::string& name);
+  void release(const std::shared_ptr<StreamHub>& hub);
+  std::vector<std::shared_ptr<StreamHub>> hubs() const;
+
+ private:
+  struct Entry {
+    std::shared_ptr<StreamHub> hub;
+    std::size_t users = 0;
+  };
+  const HubOptions options_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;  // key: app + '/' + name
+};
+
+}  // namespace rw::media

@@ -1,0 +1,100 @@
+// One client connection: the socket, its RTMP session and its NetStreams.
+//
+// Reading is a coroutine that waits for the socket to become readable,
+// drains it into the worker's scratch buffer and feeds the session; the
+// session's events are handled in order. Writing is non-blocking writev of
+// the output queue, batched by the worker; when the socket is full the
+// connection waits for it to drain, and the output queue's policy decides
+// what a player that falls behind loses.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/rtmp/server_session.hpp"
+#include "common/server/out_queue.hpp"
+#include "common/server/server_context.hpp"
+
+namespace rw::server {
+
+class Worker;
+class NetStream;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(boost::asio::ip::tcp::socket socket, Worker& worker, ServerContext& context);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void start();
+  // Stops reading, writes what is queued (for at most a moment, so the
+  // client sees why) and closes. Safe to call from inside any callback.
+  void close(std::string_view reason);
+  bool closing() const { return closing_; }
+
+  std::uint64_t id() const { return id_; }
+  const std::string& peer() const { return peer_; }
+  const std::string& app() const { return app_; }
+  Worker& worker() { return worker_; }
+  ServerContext& context() { return context_; }
+  rtmp::ServerSession& session() { return session_; }
+
+  // Moves what the session queued (replies, status) to the output queue and
+  // schedules a write.
+  void flush_session();
+  // Queues a player's media; returns what the output queue did with it.
+  OutQueue::Push send_media(SharedBuffer bytes, const MediaTag& tag);
+  // Publishes an event about this connection on the server's event bus.
+  void emit(EventType type, std::string_view stream = {}, std::string_view detail = {});
+
+  // Closes the socket now, without writing what is queued.
+  void teardown();
+
+  // Called by the worker.
+  void write();
+  void check_timeouts();
+
+ private:
+  boost::asio::awaitable<void> read_loop();
+  // Handles one session event; false when the connection must close.
+  bool handle(rtmp::SessionEvent& event);
+  void on_connect(rtmp::ConnectEvent& event);
+  void on_command(rtmp::CommandEvent& event);
+  void on_publish(const rtmp::PublishEvent& event);
+  void on_play(const rtmp::PlayEvent& event);
+  void on_play2(const rtmp::Play2Event& event);
+  void on_close_stream(const rtmp::CloseStreamEvent& event);
+  NetStream* stream(std::uint32_t stream_id);
+  void wait_writable();
+
+  boost::asio::ip::tcp::socket socket_;
+  Worker& worker_;
+  ServerContext& context_;
+  const std::uint64_t id_;
+  std::string peer_;
+  std::string app_;
+  rtmp::ServerSession session_;
+  std::vector<rtmp::SessionEvent> events_;  // reused between reads
+  OutQueue out_;
+  std::map<std::uint32_t, std::unique_ptr<NetStream>> streams_;
+
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point blocked_since_{};
+  bool write_scheduled_ = false;  // in the worker's pending writes
+  bool waiting_writable_ = false;
+  bool connected_ = false;  // connect accepted
+  bool closing_ = false;
+  bool closed_ = false;
+  std::string close_reason_;
+
+  friend class Worker;
+};
+
+}  // namespace rw::server

@@ -1,0 +1,52 @@
+// Every connection and stream event, published for whoever listens: the
+// log, metrics, HTTP callbacks, scripts. Listeners are added before the
+// server starts and then only read, so publishing needs no lock; a listener
+// must be thread-safe because events come from every worker thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace rw::server {
+
+enum class EventType {
+  Connect,       // a client's connect was accepted
+  Reject,        // a client's connect was rejected
+  Disconnect,    // a connection ended (reason in detail)
+  Publish,       // a publisher started (detail: live/record/append)
+  Unpublish,
+  Play,          // a player started (detail: start/len)
+  Stop,          // a player stopped
+  Seek,
+  Pause,
+  Unpause,
+  Command,       // any other command from a client (detail: its name)
+  Error,         // a client misbehaved or failed (detail: why)
+};
+
+const char* to_string(EventType type);
+
+struct ServerEvent {
+  EventType type;
+  std::uint64_t connection_id = 0;
+  std::string peer;    // address:port
+  std::string app;
+  std::string stream;  // stream name, when the event is about a stream
+  std::string detail;
+};
+
+class EventBus {
+ public:
+  using Listener = std::function<void(const ServerEvent&)>;
+  void subscribe(Listener listener) { listeners_.push_back(std::move(listener)); }
+  void publish(const ServerEvent& event) const {
+    for (const auto& l : listeners_) l(event);
+  }
+
+ private:
+  std::vector<Listener> listeners_;
+};
+
+}  // namespace rw::server

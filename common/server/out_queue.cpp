@@ -1,0 +1,101 @@
+#include "common/server/out_queue.hpp"
+
+namespace rw::server {
+
+void OutQueue::push(Entry&& e) {
+  if (count_ == ring_.size()) {
+    std::vector<Entry> bigger(ring_.empty() ? 16 : ring_.size() * 2);
+    for (std::size_t i = 0; i < count_; ++i) bigger[i] = std::move(at(i));
+    ring_ = std::move(bigger);
+    head_ = 0;
+  }
+  bytes_ += e.bytes.size() - e.offset;
+  ring_[(head_ + count_) & (ring_.size() - 1)] = std::move(e);
+  ++count_;
+}
+
+void OutQueue::push_control(SharedBuffer bytes) {
+  if (bytes.empty()) return;
+  push(Entry{std::move(bytes), 0, false, true, 0, 0});
+}
+
+bool OutQueue::over_limits(std::uint32_t newest_timestamp) const {
+  if (bytes_ > options_.max_bytes) return true;
+  for (std::size_t i = 0; i < count_; ++i) {
+    const Entry& e = at(i);
+    if (!e.media || e.essential) continue;
+    // Serial arithmetic: timestamps are 32-bit and wrap.
+    auto lag = static_cast<std::int32_t>(newest_timestamp - e.timestamp);
+    return lag > static_cast<std::int32_t>(options_.max_lag_ms);
+  }
+  return false;
+}
+
+void OutQueue::drop_unstarted_media() {
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < count_; ++i) {
+    Entry& e = at(i);
+    bool started = e.offset > 0;
+    if (e.media && !e.essential && !started) {
+      bytes_ -= e.bytes.size();
+      continue;
+    }
+    if (kept != i) at(kept) = std::move(e);
+    ++kept;
+  }
+  for (std::size_t i = kept; i < count_; ++i) at(i) = Entry{};
+  count_ = kept;
+}
+
+OutQueue::Push OutQueue::push_media(SharedBuffer bytes, const MediaTag& tag) {
+  if (tag.essential) {
+    push(Entry{std::move(bytes), 0, true, true, tag.stream_id, tag.timestamp});
+    return Push::Queued;
+  }
+  if (waiting_for_resume_) {
+    if (!tag.resume_point) return Push::Dropped;
+    waiting_for_resume_ = false;
+  }
+  if (over_limits(tag.timestamp)) {
+    drop_unstarted_media();
+    if (++skips_ > options_.max_skips) return Push::TooSlow;
+    if (!tag.resume_point) {
+      waiting_for_resume_ = true;
+      return Push::Skipped;
+    }
+  }
+  push(Entry{std::move(bytes), 0, true, false, tag.stream_id, tag.timestamp});
+  return Push::Queued;
+}
+
+std::size_t OutQueue::gather(std::span<ByteView> out) const {
+  std::size_t n = 0;
+  for (; n < out.size() && n < count_; ++n) {
+    const Entry& e = at(n);
+    out[n] = e.bytes.view().subspan(e.offset);
+  }
+  return n;
+}
+
+void OutQueue::consume(std::size_t n) {
+  while (n > 0 && count_ > 0) {
+    Entry& e = at(0);
+    std::size_t left = e.bytes.size() - e.offset;
+    if (n < left) {
+      e.offset += static_cast<std::uint32_t>(n);
+      bytes_ -= n;
+      return;
+    }
+    n -= left;
+    bytes_ -= left;
+    e = Entry{};
+    head_ = (head_ + 1) & (ring_.size() - 1);
+    --count_;
+  }
+  if (count_ == 0) {
+    head_ = 0;
+    skips_ = 0;  // caught up: the player earns its skips back
+  }
+}
+
+}  // namespace rw::server

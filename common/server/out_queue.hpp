@@ -1,0 +1,90 @@
+// The bytes waiting to be written to one connection, and the policy for a
+// player that cannot keep up.
+//
+// Entries reference shared buffers (a frame's chunked bytes are shared by
+// every player), so queueing a frame costs no copy. Control bytes (command
+// replies, status) are never dropped. When the media waiting in the queue
+// spans more than max_lag_ms of stream time or more than max_bytes, the
+// queue drops every media entry not yet started and skips to the next
+// keyframe; a player that needs that more than max_skips times in a row
+// (without the queue emptying in between) is too slow and is disconnected.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "common/base/bytes.hpp"
+#include "common/base/shared_buffer.hpp"
+
+namespace rw::server {
+
+struct OutQueueOptions {
+  std::size_t max_bytes = 8u << 20;
+  std::uint32_t max_lag_ms = 5000;
+  unsigned max_skips = 3;
+};
+
+// What a media entry is, for the skip policy.
+struct MediaTag {
+  std::uint32_t stream_id = 0;
+  std::uint32_t timestamp = 0;
+  // A frame a player can resume from after a skip: a video keyframe, or any
+  // audio frame of a stream without video.
+  bool resume_point = false;
+  // Codec configuration and metadata: never dropped, because frames after a
+  // skip still need them.
+  bool essential = false;
+};
+
+class OutQueue {
+ public:
+  explicit OutQueue(OutQueueOptions options = {}) : options_(options) {}
+
+  enum class Push {
+    Queued,
+    Dropped,   // not queued: waiting for a resume point after a skip
+    Skipped,   // the queue was cut back; this frame waits for a resume point too
+    TooSlow,   // the player fell behind again and again: disconnect it
+  };
+
+  void push_control(SharedBuffer bytes);
+  Push push_media(SharedBuffer bytes, const MediaTag& tag);
+
+  bool empty() const { return count_ == 0; }
+  std::size_t bytes() const { return bytes_; }
+  std::size_t entries() const { return count_; }
+  unsigned skips() const { return skips_; }
+
+  // Fills `out` with views of the queued bytes, oldest first; returns how
+  // many it filled.
+  std::size_t gather(std::span<ByteView> out) const;
+  // Removes `n` written bytes from the front.
+  void consume(std::size_t n);
+
+ private:
+  struct Entry {
+    SharedBuffer bytes;
+    std::uint32_t offset = 0;  // bytes of this entry already written
+    bool media = false;
+    bool essential = false;
+    std::uint32_t stream_id = 0;
+    std::uint32_t timestamp = 0;
+  };
+  Entry& at(std::size_t i) { return ring_[(head_ + i) & (ring_.size() - 1)]; }
+  const Entry& at(std::size_t i) const { return ring_[(head_ + i) & (ring_.size() - 1)]; }
+  void push(Entry&& e);
+  bool over_limits(std::uint32_t newest_timestamp) const;
+  void drop_unstarted_media();
+
+  OutQueueOptions options_;
+  std::vector<Entry> ring_;  // power-of-two capacity, grown on demand
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+  std::size_t bytes_ = 0;
+  unsigned skips_ = 0;            // skips since the queue last ran empty
+  bool waiting_for_resume_ = false;
+};
+
+}  // namespace rw::server

@@ -1,0 +1,49 @@
+#include "common/server/server_config.hpp"
+
+#include "common/config/config_loader.hpp"
+
+namespace rw::server {
+
+ServerOptions server_options(const config::Config& c) {
+  ServerOptions o;
+  config::parse_host_port(c.listen(), o.listen_host, o.listen_port);
+  o.threads = c.threads();
+  const auto& rtmp = c.rtmp();
+  o.session.out_chunk_size = rtmp.chunk_size();
+  o.session.chunk_limits.max_message_size = rtmp.max_message_size();
+  o.session.window_ack_size = rtmp.window_ack_size();
+  o.session.peer_bandwidth = rtmp.window_ack_size();
+  o.session.max_streams = rtmp.max_streams_per_connection();
+  o.session.amf_limits.max_depth = rtmp.max_amf_depth();
+  o.handshake_timeout = std::chrono::milliseconds(rtmp.handshake_timeout_ms());
+  o.send_timeout = std::chrono::milliseconds(rtmp.send_timeout_ms());
+  o.max_connections = rtmp.max_connections();
+  const auto& player = c.player();
+  o.write_interval = std::chrono::milliseconds(player.write_interval_ms());
+  o.out_queue.max_lag_ms = player.max_queue_lag_ms();
+  o.out_queue.max_bytes = player.max_queue_bytes();
+  o.out_queue.max_skips = player.max_skips();
+  for (const auto& app : c.app()) o.apps.push_back(AppSettings{app.name()});
+  return o;
+}
+
+media::HubOptions hub_options(const config::Config& c) {
+  media::HubOptions o;
+  o.gop_max_frames = c.player().gop_cache_max_frames();
+  o.gop_max_bytes = c.player().gop_cache_max_bytes();
+  return o;
+}
+
+void log_events(EventBus& bus, Logger& log) {
+  bus.subscribe([&log](const ServerEvent& e) {
+    const bool problem = e.type == EventType::Error || e.type == EventType::Reject;
+    if (!log.enabled(problem ? LogLevel::Warn : LogLevel::Info)) return;
+    auto line = problem ? log.warn() : log.info();
+    line << "conn=" << e.connection_id << " peer=" << e.peer << " app=" << e.app;
+    if (!e.stream.empty()) line << " stream=" << e.stream;
+    line << " " << to_string(e.type);
+    if (!e.detail.empty()) line << " " << e.detail;
+  });
+}
+
+}  // namespace rw::server

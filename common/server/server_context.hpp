@@ -1,0 +1,60 @@
+// What every connection of a server shares: options, logger, clock, the
+// live stream registry and the event bus. Made once by the role's main()
+// and passed down; nothing here is global.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/base/clock.hpp"
+#include "common/base/log.hpp"
+#include "common/media/stream_hub.hpp"
+#include "common/rtmp/server_session.hpp"
+#include "common/server/event_bus.hpp"
+#include "common/server/out_queue.hpp"
+
+namespace rw::server {
+
+struct AppSettings {
+  std::string name;
+};
+
+struct ServerOptions {
+  std::string listen_host = "0.0.0.0";
+  std::uint16_t listen_port = 1935;
+  unsigned threads = 0;  // 0: one per core
+  rtmp::SessionOptions session;
+  OutQueueOptions out_queue;
+  // 0: write as soon as a batch of frames is handled; more: gather each
+  // player's frames for up to this long and write them with one writev.
+  std::chrono::milliseconds write_interval{0};
+  std::chrono::milliseconds handshake_timeout{10'000};  // until connect is accepted
+  std::chrono::milliseconds send_timeout{15'000};       // a player that reads nothing this long
+  std::size_t max_connections = 0;                      // 0: no limit
+  // Applications a client may connect to. Empty: any valid name.
+  std::vector<AppSettings> apps;
+};
+
+struct ServerContext {
+  ServerContext(const ServerOptions& o, Logger& l, const Clock& c, media::StreamRegistry& s, EventBus& e)
+      : options(o), log(l), clock(c), streams(s), events(e) {}
+
+  const ServerOptions& options;
+  Logger& log;
+  const Clock& clock;
+  media::StreamRegistry& streams;
+  EventBus& events;
+  std::atomic<std::uint64_t> next_connection_id{1};
+  std::atomic<std::size_t> connections{0};
+
+  // The settings for an application, or nullptr when clients may not use it.
+  const AppSettings* find_app(const std::string& name) const;
+
+ private:
+  AppSettings default_app_;
+};
+
+}  // namespace rw::server

@@ -1,0 +1,102 @@
+#include "common/server/worker.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "common/server/connection.hpp"
+
+namespace rw::server {
+
+namespace asio = boost::asio;
+
+namespace {
+// Big enough for a burst from a publisher; one per thread, not per connection.
+constexpr std::size_t kReadBufferSize = 256 * 1024;
+constexpr std::chrono::seconds kHousekeepingPeriod{1};
+}  // namespace
+
+Worker::Worker(std::size_t index, std::chrono::milliseconds write_interval)
+    : index_(index),
+      write_interval_(write_interval),
+      work_(asio::make_work_guard(io_)),
+      write_tick_(io_),
+      housekeeping_(io_),
+      read_buffer_(kReadBufferSize),
+      random_(std::random_device{}() ^ (static_cast<std::uint64_t>(index) << 32)) {}
+
+void Worker::post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
+
+void Worker::run() {
+  arm_housekeeping();
+  io_.run();
+}
+
+void Worker::stop() {
+  asio::post(io_, [this] {
+    // Whoever did not take their goodbye yet will not get it.
+    std::vector<std::shared_ptr<Connection>> all;
+    for (Connection* c : connections_) all.push_back(c->shared_from_this());
+    for (auto& c : all) c->teardown();
+    write_tick_.cancel();
+    housekeeping_.cancel();
+    work_.reset();
+  });
+}
+
+void Worker::fill_random(std::span<std::uint8_t> out) {
+  for (std::size_t i = 0; i < out.size(); i += 8) {
+    std::uint64_t r = random_();
+    for (std::size_t j = 0; j < 8 && i + j < out.size(); ++j) out[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
+  }
+}
+
+void Worker::schedule_write(const std::shared_ptr<Connection>& connection) {
+  if (connection->write_scheduled_) return;
+  connection->write_scheduled_ = true;
+  pending_writes_.push_back(connection);
+  if (write_posted_) return;
+  write_posted_ = true;
+  if (write_interval_.count() == 0) {
+    // After the frames already posted to this thread: they join this batch.
+    asio::post(io_, [this] { write_all(); });
+  } else {
+    arm_write_tick();
+  }
+}
+
+void Worker::arm_write_tick() {
+  write_tick_.expires_after(write_interval_);
+  write_tick_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) write_all();
+  });
+}
+
+void Worker::write_all() {
+  write_posted_ = false;
+  writing_.swap(pending_writes_);
+  for (auto& connection : writing_) {
+    connection->write_scheduled_ = false;
+    connection->write();
+  }
+  writing_.clear();
+}
+
+void Worker::arm_housekeeping() {
+  housekeeping_.expires_after(kHousekeepingPeriod);
+  housekeeping_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    // check_timeouts may close (and so remove) connections: iterate a copy.
+    std::vector<std::shared_ptr<Connection>> all;
+    all.reserve(connections_.size());
+    for (Connection* c : connections_) all.push_back(c->shared_from_this());
+    for (auto& c : all) c->check_timeouts();
+    arm_housekeeping();
+  });
+}
+
+void Worker::close_all(const char* reason) {
+  std::vector<std::shared_ptr<Connection>> all;
+  for (Connection* c : connections_) all.push_back(c->shared_from_this());
+  for (auto& c : all) c->close(reason);
+}
+
+}  // namespace rw::server

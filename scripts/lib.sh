@@ -1,0 +1,43 @@
+# Shared by run-origin.sh and run-tests.sh: install what is missing, build.
+# Sourced, not run.
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${REWIND_BUILD_DIR:-$REPO_ROOT/build}
+
+# Packages to build Rewind.
+BUILD_PACKAGES=(cmake ninja-build g++ pkg-config libssl-dev
+  libboost1.81-dev librocksdb-dev prometheus-cpp-dev libprotobuf-dev protobuf-compiler libgtest-dev)
+# Real clients, peers and tools the tests use.
+TEST_PACKAGES=(clang libclang-rt-14-dev python3 python3-librtmp ffmpeg rtmpdump
+  nginx libnginx-mod-rtmp sysstat procps iproute2)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Installs the given Debian packages that are not installed yet.
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# Configures once, then builds incrementally.
+build() {
+  if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    log "configuring $BUILD_DIR"
+    cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  fi
+  log "building"
+  cmake --build "$BUILD_DIR" -j "$(nproc)"
+}
+
+# Many players need many descriptors; raise the soft limit to the hard one.
+raise_fd_limit() {
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+}
