@@ -376,8 +376,6 @@ std::uint32_t saturate_u32(double d) {
   return static_cast<std::uint32_t>(d);
 }
 
-double number_of(const Value& v) { return v.as_number(0); }
-
 class Amf3Writer {
  public:
   Amf3Writer(Bytes& out, bool use_references) : w_(out), use_references_(use_references) {}
@@ -558,11 +556,11 @@ class Amf3Writer {
       switch (v.kind) {
         case Vector::Kind::Int: {
           const auto* i = std::get_if<std::int32_t>(&item.storage());
-          w_.u32be(static_cast<std::uint32_t>(i != nullptr ? *i : saturate_i32(number_of(item))));
+          w_.u32be(static_cast<std::uint32_t>(i != nullptr ? *i : saturate_i32(item.as_number())));
           break;
         }
-        case Vector::Kind::Uint: w_.u32be(saturate_u32(number_of(item))); break;
-        case Vector::Kind::Double: w_.f64be(number_of(item)); break;
+        case Vector::Kind::Uint: w_.u32be(saturate_u32(item.as_number())); break;
+        case Vector::Kind::Double: w_.f64be(item.as_number()); break;
         case Vector::Kind::Object: value(item); break;
       }
     }
@@ -599,5 +597,9 @@ Expected<Value, Error> decode_amf3(ByteView body, std::size_t& consumed, Limits 
 }
 
 void encode_amf3(const Value& v, Bytes& out) { detail::write_amf3(v, out, /*use_references=*/true); }
+
+void encode_amf3_without_references(const Value& v, Bytes& out) {
+  detail::write_amf3(v, out, /*use_references=*/false);
+}
 
 }  // namespace rw::amf

@@ -77,5 +77,10 @@ Expected<Value, Error> decode_amf3(ByteView body, std::size_t& consumed, Limits 
 void encode_amf0(const Value& v, Bytes& out);
 // Appends the AMF3 encoding of v with fresh reference tables.
 void encode_amf3(const Value& v, Bytes& out);
+// Appends the AMF3 encoding of v without any string or trait references.
+// For values switched to AMF3 (0x11) inside an AMF0 body: peers disagree on
+// whether AMF3 tables last for the body (Red5, BlazeDS) or for one switch
+// (crtmpserver), and a value without references reads the same either way.
+void encode_amf3_without_references(const Value& v, Bytes& out);
 
 }  // namespace rw::amf

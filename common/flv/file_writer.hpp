@@ -8,13 +8,17 @@
 // (a DVR range exported as a clip):
 //
 //   FileWriter w({.base_timestamp = t0, .metadata = recorded_metadata});
-//   for (each tag in [t0, t1]) w.plan(type, ts, body);          // pass 1
-//   sink(*w.begin());                                            // header + onMetaData
-//   for (each tag in [t0, t1]) { out.clear(); w.write(type, ts, body, out); sink(out); }
-//   w.finish();                                                  // every tag written?
+//   for (codec headers, then each tag in [t0, t1]) w.plan(type, ts, body);   // pass 1
+//   sink(*w.begin());                                           // header + onMetaData
+//   for (the same tags) { out.clear(); w.write(type, ts, body, out); sink(out); }
+//   w.finish();                                                 // every tag written?
 //
 // plan() needs only the body's size and whether it is a keyframe, so pass 1
-// can also run from an index without reading the bodies.
+// can also run from an index without reading the bodies. The writer keeps
+// 12 bytes per planned tag to check pass 2 against pass 1.
+//
+// duration is the last audio or video timestamp in the file, in seconds
+// (as yamdi and flvtool2 compute it); filesize counts every byte written.
 //
 // The metadata's size depends on how many keyframes there are, not on
 // their values (AMF0 numbers are 9 bytes each), so every position is known

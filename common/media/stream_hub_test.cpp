@@ -1,1 +1,216 @@
-// placeholder: being written
+#include "common/media/stream_hub.hpp"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+namespace rw::media {
+namespace {
+
+// Runs posted functions when told to, like one worker thread's loop.
+class ManualExecutor final : public Executor {
+ public:
+  void post(std::function<void()> fn) override {
+    queue_.push_back(std::move(fn));
+    ++posts;
+  }
+  void run() {
+    while (!queue_.empty()) {
+      auto fn = std::move(queue_.front());
+      queue_.pop_front();
+      fn();
+    }
+  }
+  int posts = 0;
+
+ private:
+  std::deque<std::function<void()>> queue_;
+};
+
+struct Recorder final : LiveSubscriber {
+  void on_publish_start() override { log.push_back("start"); }
+  void on_frame(ChunkedFrameCache& f) override {
+    timestamps.push_back(f.frame()->timestamp);
+    log.push_back("frame");
+    if (on_frame_hook) on_frame_hook();
+  }
+  void on_unpublish() override { log.push_back("unpublish"); }
+  std::vector<std::string> log;
+  std::vector<std::uint32_t> timestamps;
+  std::function<void()> on_frame_hook;
+};
+
+FramePtr video(std::uint32_t ts, bool key) {
+  Bytes body = key ? Bytes{0x17, 0x01, 0, 0, 0, 0xAA} : Bytes{0x27, 0x01, 0, 0, 0, 0xBB};
+  return make_media_frame(rtmp::msg_type::kVideo, ts, std::move(body));
+}
+FramePtr video_header() { return make_media_frame(rtmp::msg_type::kVideo, 0, Bytes{0x17, 0x00, 0, 0, 0, 1, 2}); }
+FramePtr audio(std::uint32_t ts) { return make_media_frame(rtmp::msg_type::kAudio, ts, Bytes{0xAF, 0x01, 0x21}); }
+FramePtr audio_header() { return make_media_frame(rtmp::msg_type::kAudio, 0, Bytes{0xAF, 0x00, 0x12, 0x10}); }
+
+TEST(Frame, ClassifiesKeyframesAndHeaders) {
+  EXPECT_TRUE(video(0, true)->keyframe);
+  EXPECT_FALSE(video(0, false)->keyframe);
+  EXPECT_TRUE(video_header()->sequence_header);
+  EXPECT_FALSE(video_header()->keyframe);
+  EXPECT_TRUE(audio_header()->sequence_header);
+  EXPECT_FALSE(audio(0)->sequence_header);
+}
+
+TEST(Frame, ChunkedCacheBuildsOncePerVariant) {
+  FramePtr f = video(1000, true);
+  ChunkedFrameCache cache(f);
+  const SharedBuffer& a = cache.get(1, 4096);
+  const SharedBuffer& b = cache.get(1, 4096);
+  EXPECT_EQ(a.data(), b.data());
+  // Type-0 header on the video chunk stream: fmt 0, csid 7, ts 1000,
+  // length 6, type 9, stream id 1 (little-endian).
+  EXPECT_EQ(to_hex(a.view()), "07" "0003e8" "000006" "09" "01000000" "1701000000aa");
+}
+
+TEST(StreamHub, SecondPublisherIsRefused) {
+  StreamHub hub("live", "test", {});
+  EXPECT_TRUE(hub.start_publish());
+  EXPECT_FALSE(hub.start_publish());
+  hub.stop_publish();
+  EXPECT_TRUE(hub.start_publish());
+}
+
+TEST(StreamHub, NewPlayerGetsHeadersAndGopFromLatestKeyframe) {
+  StreamHub hub("live", "test", {});
+  ASSERT_TRUE(hub.start_publish());
+  hub.publish(make_metadata_frame(0, Bytes{0x02, 0x00, 0x0a}));
+  hub.publish(video_header());
+  hub.publish(audio_header());
+  hub.publish(video(0, true));
+  hub.publish(audio(10));
+  hub.publish(video(33, false));
+  hub.publish(video(66, true));  // a new GOP starts here
+  hub.publish(audio(70));
+  hub.publish(video(100, false));
+
+  ManualExecutor exec;
+  Recorder player;
+  StartState start = hub.subscribe(player, exec);
+  EXPECT_TRUE(start.publishing);
+  ASSERT_TRUE(start.metadata && start.video_header && start.audio_header);
+  ASSERT_EQ(start.gop.size(), 3u);
+  EXPECT_EQ(start.gop[0]->timestamp, 66u);
+  EXPECT_TRUE(start.gop[0]->keyframe);
+  EXPECT_EQ(start.gop[2]->timestamp, 100u);
+  hub.unsubscribe(player, exec);
+}
+
+TEST(StreamHub, FramesReachSubscribersThroughTheirExecutorOncePerThread) {
+  StreamHub hub("live", "test", {});
+  ManualExecutor thread_a, thread_b;
+  Recorder a1, a2, b1;
+  hub.subscribe(a1, thread_a);
+  hub.subscribe(a2, thread_a);
+  hub.subscribe(b1, thread_b);
+  ASSERT_TRUE(hub.start_publish());
+  hub.publish(video(0, true));
+  hub.publish(video(33, false));
+  // One post per event per thread, whatever the number of players there.
+  EXPECT_EQ(thread_a.posts, 3);
+  EXPECT_EQ(thread_b.posts, 3);
+  EXPECT_TRUE(a1.log.empty());
+  thread_a.run();
+  thread_b.run();
+  for (Recorder* r : {&a1, &a2, &b1}) {
+    EXPECT_EQ(r->log, (std::vector<std::string>{"start", "frame", "frame"}));
+  }
+  hub.stop_publish();
+  thread_a.run();
+  EXPECT_EQ(a1.log.back(), "unpublish");
+  EXPECT_EQ(hub.subscriber_count(), 3u);
+}
+
+TEST(StreamHub, JoinSnapshotAndQueuedEventsNeverOverlap) {
+  StreamHub hub("live", "test", {});
+  ManualExecutor exec;
+  Recorder early;
+  hub.subscribe(early, exec);  // makes a fanout on exec
+  ASSERT_TRUE(hub.start_publish());
+  hub.publish(video(0, true));
+  hub.publish(video(33, false));
+  // These events are queued on exec but not yet run when `late` joins: its
+  // snapshot already holds them, so it must not get them again.
+  Recorder late;
+  StartState s = hub.subscribe(late, exec);
+  ASSERT_EQ(s.gop.size(), 2u);
+  hub.publish(video(66, false));
+  exec.run();
+  EXPECT_EQ(early.timestamps, (std::vector<std::uint32_t>{0, 33, 66}));
+  EXPECT_EQ(late.timestamps, (std::vector<std::uint32_t>{66}));
+}
+
+TEST(StreamHub, SubscriberMayLeaveFromInsideItsCallback) {
+  StreamHub hub("live", "test", {});
+  ManualExecutor exec;
+  Recorder a, b;
+  hub.subscribe(a, exec);
+  hub.subscribe(b, exec);
+  a.on_frame_hook = [&] { hub.unsubscribe(a, exec); };
+  ASSERT_TRUE(hub.start_publish());
+  hub.publish(video(0, true));
+  hub.publish(video(33, false));
+  exec.run();
+  EXPECT_EQ(a.timestamps, (std::vector<std::uint32_t>{0}));
+  EXPECT_EQ(b.timestamps, (std::vector<std::uint32_t>{0, 33}));
+  EXPECT_EQ(hub.subscriber_count(), 1u);
+}
+
+TEST(StreamHub, GopCacheGivesUpBeyondItsLimitUntilNextKeyframe) {
+  HubOptions options;
+  options.gop_max_frames = 3;
+  StreamHub hub("live", "test", options);
+  ASSERT_TRUE(hub.start_publish());
+  hub.publish(video(0, true));
+  for (std::uint32_t ts = 33; ts < 200; ts += 33) hub.publish(video(ts, false));
+  ManualExecutor exec;
+  Recorder r;
+  EXPECT_TRUE(hub.subscribe(r, exec).gop.empty());
+  hub.unsubscribe(r, exec);
+  hub.publish(video(300, true));
+  EXPECT_EQ(hub.subscribe(r, exec).gop.size(), 1u);
+  hub.unsubscribe(r, exec);
+}
+
+TEST(StreamHub, RepublishForgetsTheOldPublishersHeaders) {
+  StreamHub hub("live", "test", {});
+  ASSERT_TRUE(hub.start_publish());
+  hub.publish(video_header());
+  hub.publish(video(0, true));
+  hub.stop_publish();
+  ASSERT_TRUE(hub.start_publish());
+  ManualExecutor exec;
+  Recorder r;
+  StartState s = hub.subscribe(r, exec);
+  EXPECT_FALSE(s.video_header);
+  EXPECT_TRUE(s.gop.empty());
+  hub.unsubscribe(r, exec);
+}
+
+TEST(StreamRegistry, HubLivesWhileHeld) {
+  StreamRegistry registry;
+  auto a = registry.acquire("live", "x");
+  auto b = registry.acquire("live", "x");
+  auto y = registry.acquire("live", "y");
+  EXPECT_EQ(a, b);
+  EXPECT_NE(y, a);
+  registry.release(a);
+  EXPECT_EQ(registry.hubs().size(), 2u);
+  registry.release(b);
+  ASSERT_EQ(registry.hubs().size(), 1u);
+  EXPECT_EQ(registry.hubs()[0]->name(), "y");
+  registry.release(y);
+  EXPECT_TRUE(registry.hubs().empty());
+  // A later acquire of "x" makes a new hub.
+  auto again = registry.acquire("live", "x");
+  EXPECT_NE(again, a);
+  registry.release(again);
+}
+
+}  // namespace
+}  // namespace rw::media

@@ -38,6 +38,11 @@ struct ChunkDecoderLimits {
 class ChunkDecoder {
  public:
   explicit ChunkDecoder(ChunkDecoderLimits limits = {});
+  // Movable, not copyable: it keeps pointers into its own chunk stream map.
+  ChunkDecoder(const ChunkDecoder&) = delete;
+  ChunkDecoder& operator=(const ChunkDecoder&) = delete;
+  ChunkDecoder(ChunkDecoder&&) = default;
+  ChunkDecoder& operator=(ChunkDecoder&&) = default;
 
   struct FeedResult {
     std::size_t consumed = 0;

@@ -366,6 +366,25 @@ TEST(ChunkDecoder, KeepsAPartialHeaderAndConsumesIt) {
   EXPECT_EQ(decoder.bytes_consumed(), in.size());
 }
 
+TEST(ChunkDecoder, MovedDecoderContinuesMidMessage) {
+  // A session may be moved while a message (and a header) is half read.
+  const Bytes payload = counting(200);
+  const Bytes in = concat({hex("03 ffffff 0000c8 09 01000000 01000000"), Bytes(payload.begin(), payload.begin() + 128),
+                           hex("c3 01000000"), Bytes(payload.begin() + 128, payload.end())});
+  ChunkDecoder first;
+  std::vector<Message> out;
+  ASSERT_FALSE(first.feed(ByteView(in).first(100), out).error);
+  ChunkDecoder second(std::move(first));
+  ASSERT_FALSE(second.feed(ByteView(in).subspan(100, 46), out).error);  // ends inside the c3 header
+  ChunkDecoder third;
+  third = std::move(second);
+  ASSERT_FALSE(third.feed(ByteView(in).subspan(146), out).error);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].header.timestamp, 0x01000000u);
+  EXPECT_EQ(out[0].payload, payload);
+  EXPECT_EQ(third.bytes_consumed(), in.size());
+}
+
 TEST(ChunkDecoder, EmptyFeedIsNotAnError) {
   ChunkDecoder decoder;
   std::vector<Message> out;

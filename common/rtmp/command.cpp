@@ -48,7 +48,7 @@ Bytes encode_command_body(const Command& command, ObjectEncoding encoding) {
   auto put = [&](const amf::Value& v) {
     if (encoding == ObjectEncoding::Amf3 && is_complex(v)) {
       body.push_back(0x11);  // avmplus-object-marker: the next value is AMF3
-      amf::encode_amf3(v, body);
+      amf::encode_amf3_without_references(v, body);
     } else {
       amf::encode_amf0(v, body);
     }

@@ -33,7 +33,9 @@ Expected<std::vector<amf::Value>, amf::Error> parse_data(ByteView body, std::uin
 
 // Encodes a command. AMF3 encoding (type 17) is a 0x00 byte, then AMF0
 // name, transaction id and null, with objects and arrays switched to AMF3
-// (0x11), which is how Flash Player sends them and expects them back.
+// (0x11), which is how Flash Player sends them and expects them back. The
+// switched values carry no AMF3 references (see
+// amf::encode_amf3_without_references).
 Bytes encode_command_body(const Command& command, ObjectEncoding encoding);
 Message make_command(std::uint32_t chunk_stream, std::uint32_t stream_id, const Command& command,
                      ObjectEncoding encoding);

@@ -13,6 +13,15 @@ std::string string_arg(const std::vector<amf::Value>& args, std::size_t i) {
   return i < args.size() ? std::string(args[i].as_string()) : std::string();
 }
 
+// Negative play starts: -1 is live only, -2 live or recorded. librtmp
+// (rtmpdump) sends -1000 for --live and ffmpeg sends -2000 or -1000, having
+// multiplied the ActionScript values by 1000; treat those as the same.
+double normalize_play_start(double start) {
+  if (start >= 0) return start;
+  if (start == -1 || start == -1000) return kPlayLiveOnly;
+  return kPlayLiveOrRecorded;
+}
+
 // play's reset argument is a boolean, but old Flash-era players send a
 // number (0/1/2/3 flags), so read both.
 bool reset_arg(const std::vector<amf::Value>& args, std::size_t i) {
@@ -225,7 +234,7 @@ std::optional<SessionError> ServerSession::handle_command(Message&& message,
     PlayEvent e;
     e.stream_id = command_stream(stream_id);
     e.name = string_arg(cmd.args, 0);
-    e.start = number_arg(cmd.args, 1, -2);
+    e.start = normalize_play_start(number_arg(cmd.args, 1, kPlayLiveOrRecorded));
     e.length = number_arg(cmd.args, 2, -1);
     e.reset = reset_arg(cmd.args, 3);
     events.emplace_back(std::move(e));
@@ -237,7 +246,7 @@ std::optional<SessionError> ServerSession::handle_command(Message&& message,
         e.name = field_string(*o, "streamName");
         e.old_name = field_string(*o, "oldStreamName");
         e.transition = field_string(*o, "transition");
-        if (const amf::Value* v = o->find("start")) e.start = v->as_number(-2);
+        if (const amf::Value* v = o->find("start")) e.start = normalize_play_start(v->as_number(-2));
         if (const amf::Value* v = o->find("len")) e.length = v->as_number(-1);
         if (const amf::Value* v = o->find("offset")) e.offset = v->as_number(-1);
       }

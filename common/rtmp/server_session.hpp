@@ -68,10 +68,17 @@ struct PublishEvent {
   std::string type;  // live, record or append (appendWithGap reads as append)
 };
 
+// Where a play starts: start >= 0 is a recorded offset in ms.
+inline constexpr double kPlayLiveOrRecorded = -2;
+inline constexpr double kPlayLiveOnly = -1;
+
 struct PlayEvent {
   std::uint32_t stream_id = 0;
   std::string name;
-  double start = -2;  // ms on the wire: -2 live or recorded, -1 live only, >= 0 recorded offset
+  // kPlayLiveOrRecorded, kPlayLiveOnly or a recorded offset in ms. librtmp
+  // sends -1000 and ffmpeg -2000 (the ActionScript values times 1000): the
+  // session turns those into -1 and -2.
+  double start = kPlayLiveOrRecorded;
   double length = -1; // ms: -1 to the end, 0 one frame
   bool reset = true;
 };

@@ -224,11 +224,18 @@ void Connection::on_command(rtmp::CommandEvent& event) {
     session_.send_call("onFCUnsubscribe", {rtmp::status_object("status", "NetStream.Play.Stop", arg_name())});
     return;
   }
+  if (name == "getStreamLength") {
+    // Players (librtmp, FLVPlayback) ask before playing. A live stream has
+    // no recorded length yet.
+    session_.send_result(cmd.transaction_id, {0.0});
+    return;
+  }
   if (name == "_result" || name == "_error" || name == "_checkbw" || name == "onBWDone") {
     // Answers to our calls, and librtmp's bandwidth check ping: nothing to do.
     return;
   }
-  context_.log.info() << "conn=" << id_ << " app=" << app_ << " unknown command '" << name << "'";
+  context_.log.info() << "conn=" << id_ << " peer=" << peer_ << " app=" << app_ << " unknown command '" << name
+                      << "'";
   session_.send_call_error(cmd.transaction_id, "Method not found (" + name + ").");
 }
 

@@ -19,8 +19,8 @@ void OutQueue::push_control(SharedBuffer bytes) {
   push(Entry{std::move(bytes), 0, false, true, 0, 0});
 }
 
-bool OutQueue::over_limits(std::uint32_t newest_timestamp) const {
-  if (bytes_ > options_.max_bytes) return true;
+bool OutQueue::over_limits(std::uint32_t newest_timestamp, std::size_t incoming_bytes) const {
+  if (bytes_ + incoming_bytes > options_.max_bytes) return true;
   for (std::size_t i = 0; i < count_; ++i) {
     const Entry& e = at(i);
     if (!e.media || e.essential) continue;
@@ -56,7 +56,7 @@ OutQueue::Push OutQueue::push_media(SharedBuffer bytes, const MediaTag& tag) {
     if (!tag.resume_point) return Push::Dropped;
     waiting_for_resume_ = false;
   }
-  if (over_limits(tag.timestamp)) {
+  if (over_limits(tag.timestamp, bytes.size())) {
     drop_unstarted_media();
     if (++skips_ > options_.max_skips) return Push::TooSlow;
     if (!tag.resume_point) {

@@ -75,7 +75,7 @@ class OutQueue {
   Entry& at(std::size_t i) { return ring_[(head_ + i) & (ring_.size() - 1)]; }
   const Entry& at(std::size_t i) const { return ring_[(head_ + i) & (ring_.size() - 1)]; }
   void push(Entry&& e);
-  bool over_limits(std::uint32_t newest_timestamp) const;
+  bool over_limits(std::uint32_t newest_timestamp, std::size_t incoming_bytes) const;
   void drop_unstarted_media();
 
   OutQueueOptions options_;

@@ -1,1 +1,122 @@
-// placeholder: being written
+#include "common/server/out_queue.hpp"
+
+#include <gtest/gtest.h>
+
+namespace rw::server {
+namespace {
+
+SharedBuffer bytes_of(std::size_t n, std::uint8_t fill = 0xAB) { return SharedBuffer(Bytes(n, fill)); }
+
+MediaTag video(std::uint32_t ts, bool keyframe) { return MediaTag{1, ts, keyframe, false}; }
+
+std::size_t drain(OutQueue& q) {
+  std::size_t total = 0;
+  while (!q.empty()) {
+    ByteView views[8];
+    std::size_t n = q.gather(views);
+    std::size_t sum = 0;
+    for (std::size_t i = 0; i < n; ++i) sum += views[i].size();
+    q.consume(sum);
+    total += sum;
+  }
+  return total;
+}
+
+TEST(OutQueue, GathersInOrderAndConsumesPartialWrites) {
+  OutQueue q;
+  q.push_control(SharedBuffer(Bytes{1, 2, 3}));
+  EXPECT_EQ(q.push_media(SharedBuffer(Bytes{4, 5}), video(0, true)), OutQueue::Push::Queued);
+  EXPECT_EQ(q.bytes(), 5u);
+  ByteView views[4];
+  ASSERT_EQ(q.gather(views), 2u);
+  EXPECT_EQ(views[0].size(), 3u);
+  q.consume(4);  // all of the first entry and one byte of the second
+  ASSERT_EQ(q.gather(views), 1u);
+  ASSERT_EQ(views[0].size(), 1u);
+  EXPECT_EQ(views[0][0], 5);
+  q.consume(1);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.bytes(), 0u);
+}
+
+TEST(OutQueue, GrowsPastItsInitialRing) {
+  OutQueue q;
+  for (std::uint32_t i = 0; i < 1000; ++i) ASSERT_EQ(q.push_media(bytes_of(10), video(i, i == 0)), OutQueue::Push::Queued);
+  EXPECT_EQ(q.entries(), 1000u);
+  EXPECT_EQ(drain(q), 10'000u);
+}
+
+TEST(OutQueue, SkipsToNextKeyframeWhenTooFarBehind) {
+  OutQueue q(OutQueueOptions{1u << 30, 1000, 3});
+  ASSERT_EQ(q.push_media(bytes_of(100), video(0, true)), OutQueue::Push::Queued);
+  for (std::uint32_t ts = 33; ts <= 990; ts += 33) ASSERT_EQ(q.push_media(bytes_of(100), video(ts, false)), OutQueue::Push::Queued);
+  // 1023 ms after the oldest queued frame: over the 1000 ms lag.
+  EXPECT_EQ(q.push_media(bytes_of(100), video(1023, false)), OutQueue::Push::Skipped);
+  EXPECT_EQ(q.entries(), 0u);
+  EXPECT_EQ(q.skips(), 1u);
+  EXPECT_EQ(q.push_media(bytes_of(100), video(1056, false)), OutQueue::Push::Dropped);
+  EXPECT_EQ(q.push_media(bytes_of(100), video(1089, true)), OutQueue::Push::Queued);
+  EXPECT_EQ(q.push_media(bytes_of(100), video(1122, false)), OutQueue::Push::Queued);
+  EXPECT_EQ(q.entries(), 2u);
+}
+
+TEST(OutQueue, KeepsControlEssentialAndStartedEntriesWhenSkipping) {
+  OutQueue q(OutQueueOptions{1u << 30, 1000, 3});
+  q.push_control(bytes_of(10));
+  ASSERT_EQ(q.push_media(bytes_of(100), video(0, true)), OutQueue::Push::Queued);
+  ASSERT_EQ(q.push_media(bytes_of(50), MediaTag{1, 10, false, true}), OutQueue::Push::Queued);  // sequence header
+  ASSERT_EQ(q.push_media(bytes_of(100), video(20, false)), OutQueue::Push::Queued);
+  q.consume(15);  // control written, the keyframe started
+  EXPECT_EQ(q.push_media(bytes_of(100), video(2000, true)), OutQueue::Push::Queued);  // a keyframe resumes at once
+  // Left: the started keyframe (95 bytes), the header, the new keyframe.
+  EXPECT_EQ(q.entries(), 3u);
+  EXPECT_EQ(q.bytes(), 95u + 50u + 100u);
+}
+
+TEST(OutQueue, ByteLimitTriggersSkipToo) {
+  OutQueue q(OutQueueOptions{1000, 60'000, 3});
+  for (std::uint32_t i = 0; i < 10; ++i) ASSERT_EQ(q.push_media(bytes_of(100), video(i, i == 0)), OutQueue::Push::Queued);
+  EXPECT_EQ(q.push_media(bytes_of(100), video(11, false)), OutQueue::Push::Skipped);
+}
+
+TEST(OutQueue, TooSlowAfterMaxSkipsWithoutCatchingUp) {
+  OutQueue q(OutQueueOptions{1u << 30, 100, 2});
+  std::uint32_t ts = 0;
+  OutQueue::Push last = OutQueue::Push::Queued;
+  auto fill_until_over = [&]() {
+    OutQueue::Push r = OutQueue::Push::Queued;
+    ASSERT_EQ(q.push_media(bytes_of(10), video(ts, true)), OutQueue::Push::Queued);
+    while (r == OutQueue::Push::Queued) {
+      ts += 40;
+      r = q.push_media(bytes_of(10), video(ts, false));
+    }
+    last = r;
+  };
+  fill_until_over();
+  EXPECT_EQ(last, OutQueue::Push::Skipped);
+  fill_until_over();
+  EXPECT_EQ(last, OutQueue::Push::Skipped);
+  fill_until_over();
+  EXPECT_EQ(last, OutQueue::Push::TooSlow);
+}
+
+TEST(OutQueue, CatchingUpResetsSkips) {
+  OutQueue q(OutQueueOptions{1u << 30, 100, 1});
+  ASSERT_EQ(q.push_media(bytes_of(10), video(0, true)), OutQueue::Push::Queued);
+  EXPECT_EQ(q.push_media(bytes_of(10), video(500, false)), OutQueue::Push::Skipped);
+  ASSERT_EQ(q.push_media(bytes_of(10), video(533, true)), OutQueue::Push::Queued);
+  drain(q);
+  EXPECT_EQ(q.skips(), 0u);
+  ASSERT_EQ(q.push_media(bytes_of(10), video(566, false)), OutQueue::Push::Queued);
+  EXPECT_EQ(q.push_media(bytes_of(10), video(1000, false)), OutQueue::Push::Skipped);
+}
+
+TEST(OutQueue, LagUsesSerialArithmeticAcrossWrap) {
+  OutQueue q(OutQueueOptions{1u << 30, 1000, 3});
+  ASSERT_EQ(q.push_media(bytes_of(10), video(0xFFFFFF00u, true)), OutQueue::Push::Queued);
+  // 0x100 + 0x200 ms later, across the 32-bit wrap: well within 1000 ms.
+  EXPECT_EQ(q.push_media(bytes_of(10), video(0x200, false)), OutQueue::Push::Queued);
+}
+
+}  // namespace
+}  // namespace rw::server

@@ -1,0 +1,63 @@
+// Command line of rewind-bench: the mode, the target URL and the load.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/base/expected.hpp"
+
+namespace rw::bench {
+
+// rtmp://host[:port]/app/stream[?query]. The app is the first path
+// segment (what nginx-rtmp, SRS and Rewind route by); the stream name is
+// the rest, query included, as ffmpeg sends it.
+struct RtmpUrl {
+  std::string host;
+  std::uint16_t port = 1935;
+  std::string app;
+  std::string stream;
+  std::string tc_url;  // rtmp://host:port/app
+};
+
+std::optional<RtmpUrl> parse_rtmp_url(std::string_view url);
+
+// The stream name of client `index` of `count`: "cam" stays "cam" for one
+// client and becomes "cam-0", "cam-1"... for several, the suffix going
+// before any "?query".
+std::string indexed_stream_name(std::string_view stream, std::size_t index, std::size_t count);
+
+// How many clients should have been started `elapsed_s` seconds into a
+// ramp of `rate` clients per second (the first starts at once).
+std::size_t clients_due(double elapsed_s, double rate, std::size_t total);
+
+enum class Mode { Play, Publish };
+
+struct Options {
+  Mode mode = Mode::Play;
+  std::string url_text;
+  RtmpUrl url;
+  std::size_t clients = 1;
+  double ramp = 200;            // clients started per second
+  double duration_s = 30;       // how long all clients run once the ramp is over
+  std::string json_path;        // where the JSON report goes ("-": stdout)
+  std::string file;             // publish: the FLV file
+  double play_start = -2;       // play's start argument: -2 live or recorded, -1 live only
+  std::uint32_t buffer_ms = 1000;   // SetBufferLength sent before play
+  double timeout_s = 10;        // a client without media (play) or Publish.Start by then fails
+  double report_interval_s = 5; // progress lines on stderr; 0: none
+  int server_pid = 0;           // measure this process's CPU and RSS over the run
+  std::size_t read_buffer = 8192;   // per connection
+  std::uint32_t chunk_size = 4096;  // announced to the server
+};
+
+// Parses the arguments after the program name. The error is a message for
+// the user.
+Expected<Options, std::string> parse_options(const std::vector<std::string_view>& args);
+
+std::string usage();
+
+}  // namespace rw::bench

@@ -1,0 +1,81 @@
+// What the load tool measures, kept apart from the I/O so it can be tested.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace rw::bench {
+
+// Percentiles over clients (nearest rank: p95 of 20 values is the 19th).
+struct Summary {
+  std::size_t count = 0;
+  double p50 = 0;
+  double p95 = 0;
+  double max = 0;
+  double mean = 0;
+};
+Summary summarize(std::vector<double> values);
+
+// One player's timing: how far it falls behind real time and the longest
+// silence between two media messages.
+//
+// Lag is wall time since the first media message minus media time received
+// since then. It is measured from the moment the player was furthest ahead:
+// a server that starts a player with its GOP cache sends a second or two of
+// media at once, which puts the player ahead of real time, and falling back
+// from there to the live edge is not falling behind. `ahead_ms` says how
+// far ahead that start took it.
+//
+// Times are microseconds on a steady clock; media timestamps are RTMP's
+// 32-bit milliseconds (serial arithmetic: they may wrap, and audio and
+// video may interleave slightly out of order).
+class PlayerTimeline {
+ public:
+  void on_media(std::uint32_t timestamp_ms, std::int64_t now_us);
+  // Accounts for the time since the last message: a player that stopped
+  // receiving is behind, and that silence is a gap.
+  void finish(std::int64_t now_us);
+
+  bool started() const { return started_; }
+  std::int64_t first_media_us() const { return first_wall_us_; }
+  double lag_ms() const { return static_cast<double>(lag_us_) / 1000.0; }
+  double max_lag_ms() const { return static_cast<double>(max_lag_us_) / 1000.0; }
+  double max_gap_ms() const { return static_cast<double>(max_gap_us_) / 1000.0; }
+  double ahead_ms() const { return static_cast<double>(-best_offset_us_) / 1000.0; }
+  // Media time received since the first message, in ms.
+  std::int64_t media_ms() const { return max_media_ms_; }
+
+ private:
+  void update_lag(std::int64_t now_us);
+
+  bool started_ = false;
+  std::int64_t first_wall_us_ = 0;
+  std::int64_t last_wall_us_ = 0;
+  std::uint32_t last_timestamp_ = 0;
+  std::int64_t media_ms_ = 0;      // the last message's time, relative to the first
+  std::int64_t max_media_ms_ = 0;  // the furthest media time reached
+  std::int64_t best_offset_us_ = 0;  // min over time of (wall elapsed - media elapsed)
+  std::int64_t lag_us_ = 0;
+  std::int64_t max_lag_us_ = 0;
+  std::int64_t max_gap_us_ = 0;
+};
+
+// How far a publisher runs behind its real-time schedule.
+class ScheduleLag {
+ public:
+  // `oldest_unsent_due_us`: when the oldest frame not yet handed to the
+  // socket was due (or a future time, or none, when nothing is late).
+  void sample(std::int64_t now_us, std::int64_t oldest_unsent_due_us) {
+    current_us_ = oldest_unsent_due_us < now_us ? now_us - oldest_unsent_due_us : 0;
+    if (current_us_ > max_us_) max_us_ = current_us_;
+  }
+  double current_ms() const { return static_cast<double>(current_us_) / 1000.0; }
+  double max_ms() const { return static_cast<double>(max_us_) / 1000.0; }
+
+ private:
+  std::int64_t current_us_ = 0;
+  std::int64_t max_us_ = 0;
+};
+
+}  // namespace rw::bench

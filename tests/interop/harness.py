@@ -1,0 +1,388 @@
+"""Start and stop the server under test and real clients, on loopback, with
+temporary directories and captured logs. Tests wait on events (log lines,
+messages, process exits), not on sleeps.
+
+The server under test is rewind-origin (binary in $REWIND_ORIGIN) unless
+REWIND_TEST_SERVER=nginx, which runs nginx-rtmp instead: a baseline that
+shows whether a failing check is the server's fault or the test's.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+SERVER_KIND = os.environ.get("REWIND_TEST_SERVER", "origin")
+HOST = "127.0.0.1"
+
+# The test stream of the issue: H.264 baseline 30 fps with a 2 s GOP, AAC.
+FFMPEG_PUBLISH_ARGS = [
+    "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+    "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=44100",
+    "-c:v", "libx264", "-profile:v", "baseline", "-preset", "veryfast", "-tune", "zerolatency",
+    "-b:v", "900k", "-g", "60", "-pix_fmt", "yuv420p",
+    "-c:a", "aac", "-b:a", "96k",
+]
+
+
+def wait_until(predicate, timeout, interval=0.05, what="condition"):
+    """Poll predicate until it returns something true; return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class LogCapture:
+    """Collects a process's output lines (in memory and in a file) so tests
+    can wait for a line to appear."""
+
+    def __init__(self, stream, path):
+        self.lines = []
+        self.cond = threading.Condition()
+        self.file = open(path, "w", encoding="utf-8", errors="replace")
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream):
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self.cond:
+                self.lines.append(line)
+                self.file.write(line + "\n")
+                self.file.flush()
+                self.cond.notify_all()
+        with self.cond:
+            self.file.close()
+            self.cond.notify_all()
+
+    def mark(self):
+        with self.cond:
+            return len(self.lines)
+
+    def text(self, since=0):
+        with self.cond:
+            return "\n".join(self.lines[since:])
+
+    def find(self, pattern, since=0):
+        regex = re.compile(pattern)
+        with self.cond:
+            for line in self.lines[since:]:
+                m = regex.search(line)
+                if m:
+                    return m
+        return None
+
+    def wait(self, pattern, timeout=10.0, since=0):
+        """The first match of pattern in a line at index >= since."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        index = since
+        with self.cond:
+            while True:
+                while index < len(self.lines):
+                    m = regex.search(self.lines[index])
+                    index += 1
+                    if m:
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    tail = "\n".join(self.lines[-25:])
+                    raise TimeoutError("no log line matching %r within %.1f s; last lines:\n%s" %
+                                       (pattern, timeout, tail))
+                self.cond.wait(left)
+
+    def tail(self, n=40):
+        with self.cond:
+            return "\n".join(self.lines[-n:])
+
+
+class Server:
+    """Common interface of the servers under test."""
+
+    kind = "?"
+    is_origin = False
+
+    def __init__(self, workdir, extra_args=()):
+        self.workdir = workdir
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.log = None
+        self.port = None
+
+    def url(self, name="test", app="live"):
+        return "rtmp://%s:%d/%s/%s" % (HOST, self.port, app, name)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def mark(self):
+        return self.log.mark()
+
+    def wait_log(self, pattern, timeout=10.0, since=0):
+        return self.log.wait(pattern, timeout, since)
+
+    def stop(self, timeout=15.0):
+        """SIGTERM; the exit code (None if it had to be killed)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                return None
+        self.log.thread.join(5)
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    # Log patterns of events tests wait for (None: the server logs no such line).
+    def publish_pattern(self, name):
+        raise NotImplementedError
+
+    def wait_publishing(self, name, timeout=15.0, since=0):
+        return self.wait_log(self.publish_pattern(name), timeout, since)
+
+
+class OriginServer(Server):
+    kind = "origin"
+    is_origin = True
+
+    def start(self):
+        binary = os.environ.get("REWIND_ORIGIN")
+        if not binary or not os.access(binary, os.X_OK):
+            raise RuntimeError("set REWIND_ORIGIN to the rewind-origin binary (got %r)" % (binary,))
+        args = [binary, "--listen", "%s:0" % HOST, "--data-dir", os.path.join(self.workdir, "data"),
+                "--log-level", "debug"] + self.extra_args
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        self.log = LogCapture(self.proc.stderr, os.path.join(self.workdir, "origin.log"))
+        m = self.wait_log(r"listening on [\d.]+:(\d+)", timeout=15)
+        self.port = int(m.group(1))
+
+    def publish_pattern(self, name):
+        return r"stream=%s publish\b" % re.escape(name)
+
+    def pid(self):
+        return self.proc.pid
+
+
+NGINX_CONF = """\
+load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 4096;
+error_log stderr info;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+rtmp {{
+    access_log off;
+    server {{
+        listen {host}:{port};
+        chunk_size 4096;
+        application live {{ live on; }}
+    }}
+}}
+"""
+
+
+class NginxServer(Server):
+    kind = "nginx"
+
+    def start(self):
+        self.port = free_port()
+        os.makedirs(os.path.join(self.workdir, "logs"), exist_ok=True)
+        conf = os.path.join(self.workdir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(dir=self.workdir, host=HOST, port=self.port))
+        self.proc = subprocess.Popen(["nginx", "-e", "stderr", "-c", conf, "-p", self.workdir],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        self.log = LogCapture(self.proc.stderr, os.path.join(self.workdir, "nginx.log"))
+
+        def listening():
+            if self.proc.poll() is not None:
+                raise RuntimeError("nginx exited: %s" % self.log.tail())
+            try:
+                socket.create_connection((HOST, self.port), timeout=0.5).close()
+                return True
+            except OSError:
+                return False
+
+        wait_until(listening, 15, what="nginx to listen")
+
+    def publish_pattern(self, name):
+        return r"publish: name='%s'" % re.escape(name)
+
+    def pid(self):
+        return self.proc.pid
+
+
+def make_server(workdir, origin_args=()):
+    if SERVER_KIND == "nginx":
+        return NginxServer(workdir)
+    if SERVER_KIND != "origin":
+        raise RuntimeError("REWIND_TEST_SERVER must be origin or nginx, not %r" % SERVER_KIND)
+    return OriginServer(workdir, origin_args)
+
+
+def origin_only(reason):
+    """Skip a test that checks behaviour only rewind-origin promises."""
+    return unittest.skipIf(SERVER_KIND != "origin", "not checked against %s: %s" % (SERVER_KIND, reason))
+
+
+class Process:
+    """A client process (ffmpeg, rtmpdump, ...) with its output in a file."""
+
+    def __init__(self, args, workdir, label):
+        self.args = args
+        self.label = label
+        self.stderr_path = os.path.join(workdir, label + ".stderr")
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=self._stderr)
+        self.stdout = b""
+        self._reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._reader.start()
+
+    def _read_stdout(self):
+        self.stdout = self.proc.stdout.read()
+        self.proc.stdout.close()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait(self, timeout):
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError("%s still running after %.1f s:\n%s" % (self.label, timeout, self.stderr_tail()))
+        self._reader.join(5)
+        self._stderr.close()
+        return rc
+
+    def interrupt(self, timeout=10.0):
+        """SIGINT (ffmpeg and rtmpdump finish their output on it); the exit code."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.wait(timeout)
+        except TimeoutError:
+            self.kill()
+            raise
+
+    def kill(self):
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+        self._stderr.close()
+
+    def stderr_text(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stderr_tail(self, n=25):
+        return "\n".join(self.stderr_text().splitlines()[-n:])
+
+
+def start_publisher(workdir, url, label="publisher", duration=None):
+    """ffmpeg publishing the issue's lavfi test stream to url."""
+    args = ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "info"] + FFMPEG_PUBLISH_ARGS
+    if duration:
+        args += ["-t", str(duration)]
+    args += ["-f", "flv", url]
+    return Process(args, workdir, label)
+
+
+def rss_kib(pid):
+    """Resident set size of a process, in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class ServerTestCase(unittest.TestCase):
+    """One server for the whole class, stopped with SIGTERM at the end: a
+    clean exit (code 0) is part of what every class checks."""
+
+    origin_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        base = os.environ.get("REWIND_TEST_TMP") or None
+        cls.workdir = tempfile.mkdtemp(prefix="rewind-interop-%s-" % cls.__name__, dir=base)
+        cls.failed = False
+        cls.processes = []
+        cls.server = make_server(cls.workdir, cls.origin_args)
+        try:
+            cls.server.start()
+        except Exception:
+            cls.server.kill()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.processes:
+            p.kill()
+        alive_before_stop = cls.server.alive()
+        rc = cls.server.stop()
+        problem = None
+        if not alive_before_stop:
+            problem = "the server died during the tests (exit code %s)" % rc
+        elif rc != 0:
+            problem = "the server did not exit cleanly on SIGTERM: exit code %s" % rc
+        if problem or cls.failed or os.environ.get("REWIND_TEST_KEEP"):
+            sys.stderr.write("\n[%s] kept %s; server log tail:\n%s\n" % (cls.__name__, cls.workdir,
+                                                                       cls.server.log.tail(30)))
+        else:
+            shutil.rmtree(cls.workdir, ignore_errors=True)
+        if problem:
+            raise AssertionError(problem)
+
+    def tearDown(self):
+        outcome = getattr(self, "_outcome", None)
+        if outcome is not None and not outcome.success:
+            type(self).failed = True
+
+    # Helpers for tests.
+
+    @classmethod
+    def start_publisher(cls, name="test", label=None, duration=None):
+        p = start_publisher(cls.workdir, cls.server.url(name), label or "publisher-" + name, duration)
+        cls.processes.append(p)
+        return p
+
+    @classmethod
+    def start_process(cls, args, label):
+        p = Process(args, cls.workdir, label)
+        cls.processes.append(p)
+        return p
+
+    def assertServerAlive(self):
+        self.assertTrue(self.server.alive(), "the server died: %s" % self.server.log.tail())
