@@ -30,6 +30,7 @@ void collect_keys(const pb::Descriptor* d, const std::string& prefix, std::vecto
     const pb::FieldDescriptor* f = d->field(i);
     std::string path = prefix.empty() ? f->name() : prefix + "." + f->name();
     if (f->is_repeated()) continue;  // per-application keys are app.NAME.FIELD, listed apart
+    if (path == "default_app.name") continue;  // the defaults belong to no one application
     if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
       collect_keys(f->message_type(), path, out);
     } else {
@@ -315,10 +316,23 @@ Expected<void, std::string> validate(const Config& c, const std::map<std::string
   if (auto r = range("player.write_interval_ms", c.player().write_interval_ms(), 0, 1000); !r) return r;
   if (auto r = range("player.max_queue_lag_ms", c.player().max_queue_lag_ms(), 100, 600'000); !r) return r;
   if (auto r = range("player.max_queue_bytes", c.player().max_queue_bytes(), 65536, 1u << 30); !r) return r;
+  auto check_dvr = [&](const std::string& prefix, const DvrSettings& d) -> Expected<void, std::string> {
+    if (d.record() != "all" && d.record() != "requested" && d.record() != "off") {
+      return fail(prefix + "dvr.record", d.record(), "expected all, requested or off");
+    }
+    if (auto r = range(prefix + "dvr.segment_ms", d.segment_ms(), 100, 60'000); !r) return r;
+    if (auto r = range(prefix + "dvr.window_s", d.window_s(), 1, 10u * 365 * 24 * 3600); !r) return r;
+    if (auto r = range(prefix + "dvr.max_bytes", d.max_bytes(), 1u << 20, std::uint64_t{1} << 50); !r) return r;
+    if (auto r = range(prefix + "dvr.tail_max_bytes", d.tail_max_bytes(), 1u << 20, 1u << 31); !r) return r;
+    return range(prefix + "dvr.write_queue_max_bytes", d.write_queue_max_bytes(), 1u << 20, 1u << 31);
+  };
+  if (auto r = check_dvr("default_app.", c.default_app().dvr()); !r) return r;
+  if (c.default_app().has_name()) return fail("default_app.name", c.default_app().name(), "default_app has no name");
   for (const auto& app : c.app()) {
     if (std::string why = media::validate_app_name(app.name()); !why.empty()) {
       return fail("app.name", "'" + app.name() + "'", why);
     }
+    if (auto r = check_dvr("app." + app.name() + ".", app.dvr()); !r) return r;
   }
   return {};
 }

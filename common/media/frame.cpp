@@ -5,7 +5,7 @@
 
 namespace rw::media {
 
-FramePtr make_media_frame(std::uint8_t message_type, std::uint32_t timestamp, Bytes&& payload) {
+MutableFramePtr make_media_frame(std::uint8_t message_type, std::uint32_t timestamp, Bytes&& payload) {
   auto frame = std::make_shared<Frame>();
   frame->timestamp = timestamp;
   if (message_type == rtmp::msg_type::kVideo) {
@@ -22,7 +22,7 @@ FramePtr make_media_frame(std::uint8_t message_type, std::uint32_t timestamp, By
   return frame;
 }
 
-FramePtr make_metadata_frame(std::uint32_t timestamp, Bytes&& amf0_body) {
+MutableFramePtr make_metadata_frame(std::uint32_t timestamp, Bytes&& amf0_body) {
   auto frame = std::make_shared<Frame>();
   frame->kind = FrameKind::Metadata;
   frame->timestamp = timestamp;
@@ -30,7 +30,7 @@ FramePtr make_metadata_frame(std::uint32_t timestamp, Bytes&& amf0_body) {
   return frame;
 }
 
-FramePtr make_data_frame(std::uint32_t timestamp, Bytes&& amf0_body) {
+MutableFramePtr make_data_frame(std::uint32_t timestamp, Bytes&& amf0_body) {
   auto frame = std::make_shared<Frame>();
   frame->kind = FrameKind::Data;
   frame->timestamp = timestamp;

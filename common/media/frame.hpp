@@ -22,6 +22,10 @@ struct Frame {
   SharedBuffer payload;          // the RTMP message body (= FLV tag body)
   bool keyframe = false;         // video a decoder can start from
   bool sequence_header = false;  // AVC/HEVC decoder configuration or AAC AudioSpecificConfig
+  // Frame number in its stream's recording (consecutive across appends),
+  // or 0 when the stream is not recorded. A DVR cursor hands over from the
+  // store to live at a position, so nothing is skipped or sent twice.
+  std::uint64_t position = 0;
 
   std::uint8_t message_type() const {
     switch (kind) {
@@ -45,14 +49,18 @@ struct Frame {
 
 using FramePtr = std::shared_ptr<const Frame>;
 
+// The builders return a mutable frame so its owner can number it before
+// sharing it (it converts to FramePtr).
+using MutableFramePtr = std::shared_ptr<Frame>;
+
 // Builds an audio or video frame, reading the FLV media header to mark
 // keyframes and sequence headers.
-FramePtr make_media_frame(std::uint8_t message_type, std::uint32_t timestamp, Bytes&& payload);
+MutableFramePtr make_media_frame(std::uint8_t message_type, std::uint32_t timestamp, Bytes&& payload);
 // Builds the frame players get as onMetaData: the AMF0 body
 // [onMetaData, object] (a publisher's @setDataFrame prefix removed).
-FramePtr make_metadata_frame(std::uint32_t timestamp, Bytes&& amf0_body);
+MutableFramePtr make_metadata_frame(std::uint32_t timestamp, Bytes&& amf0_body);
 // Builds a pass-through script data frame (an AMF0 body).
-FramePtr make_data_frame(std::uint32_t timestamp, Bytes&& amf0_body);
+MutableFramePtr make_data_frame(std::uint32_t timestamp, Bytes&& amf0_body);
 
 // The chunked bytes of one frame for one player: a type-0 header on the
 // frame's chunk stream, then type-3 continuations at chunk_size.

@@ -92,6 +92,20 @@ bool StreamHub::start_publish() {
 void StreamHub::publish(FramePtr frame) {
   std::lock_guard lock(mutex_);
   if (!publishing_) return;
+  last_timestamp_ = frame->timestamp;
+  if (frame->position != 0) {
+    last_position_ = frame->position;
+    if (recorded_) {
+      tail_.push_back(frame);
+      tail_bytes_ += frame->payload.size();
+      // A store that falls this far behind loses the oldest frames from the
+      // tail; cursors then wait for the store instead.
+      while (tail_bytes_ > max_tail_bytes_ && !tail_.empty()) {
+        tail_bytes_ -= tail_.front()->payload.size();
+        tail_.pop_front();
+      }
+    }
+  }
   if (frame->kind == FrameKind::Metadata) {
     metadata_ = frame;
   } else if (frame->sequence_header) {
@@ -118,6 +132,9 @@ void StreamHub::stop_publish() {
   std::lock_guard lock(mutex_);
   if (!publishing_) return;
   publishing_ = false;
+  recorded_ = false;
+  tail_.clear();
+  tail_bytes_ = 0;
   gop_.clear();
   gop_bytes_ = 0;
   gop_valid_ = false;
@@ -145,13 +162,64 @@ StartState StreamHub::subscribe(LiveSubscriber& subscriber, Executor& executor) 
     state.audio_header = audio_header_;
     if (gop_valid_) state.gop = gop_;
   }
+  add_subscriber_locked(subscriber, executor);
+  return state;
+}
+
+void StreamHub::add_subscriber_locked(LiveSubscriber& subscriber, Executor& executor) {
   auto it = std::find_if(fanouts_.begin(), fanouts_.end(),
                          [&](const auto& f) { return &f->executor() == &executor; });
   if (it == fanouts_.end()) it = fanouts_.insert(fanouts_.end(), std::make_shared<Fanout>(executor));
   // Events up to sequence_ are in the snapshot or already happened.
   (*it)->add(subscriber, sequence_ + 1);
   ++subscribers_;
-  return state;
+}
+
+void StreamHub::set_recorded(bool recorded, std::size_t max_tail_bytes) {
+  std::lock_guard lock(mutex_);
+  recorded_ = recorded;
+  max_tail_bytes_ = max_tail_bytes;
+  if (!recorded) {
+    tail_.clear();
+    tail_bytes_ = 0;
+  }
+}
+
+void StreamHub::mark_durable(std::uint64_t next_position) {
+  std::lock_guard lock(mutex_);
+  while (!tail_.empty() && tail_.front()->position < next_position) {
+    tail_bytes_ -= tail_.front()->payload.size();
+    tail_.pop_front();
+  }
+}
+
+StreamHub::TailJoin StreamHub::subscribe_from(std::uint64_t position, LiveSubscriber& subscriber,
+                                             Executor& executor) {
+  std::lock_guard lock(mutex_);
+  TailJoin join;
+  if (!publishing_ || !recorded_) return join;  // NotLive
+  const bool next_to_come = position == last_position_ + 1;
+  const bool in_tail = !tail_.empty() && tail_.front()->position <= position && position <= last_position_;
+  if (!next_to_come && !in_tail) {
+    join.result = TailJoin::Result::InStore;
+    return join;
+  }
+  for (const auto& frame : tail_) {
+    if (frame->position >= position) join.frames.push_back(frame);
+  }
+  add_subscriber_locked(subscriber, executor);
+  join.result = TailJoin::Result::Joined;
+  return join;
+}
+
+std::uint32_t StreamHub::last_timestamp() const {
+  std::lock_guard lock(mutex_);
+  return last_timestamp_;
+}
+
+std::uint64_t StreamHub::last_position() const {
+  std::lock_guard lock(mutex_);
+  return last_position_;
 }
 
 void StreamHub::unsubscribe(LiveSubscriber& subscriber, Executor& executor) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -81,6 +82,30 @@ class StreamHub {
   void unsubscribe(LiveSubscriber& subscriber, Executor& executor);
   std::size_t subscriber_count() const;
 
+  // --- Recording tail ----------------------------------------------------------
+  // A recorded stream keeps the frames its recorder has not yet made
+  // durable, so that a DVR cursor reaching the end of the store can go on
+  // from exactly the next frame. Called by the publisher when it starts.
+  void set_recorded(bool recorded, std::size_t max_tail_bytes);
+  // Frames before `next_position` are in the store: the tail forgets them.
+  void mark_durable(std::uint64_t next_position);
+
+  struct TailJoin {
+    enum class Result {
+      Joined,   // subscribed: `frames` continue from the position, then live frames follow
+      InStore,  // the position is durable (or was dropped from the tail): read the store
+      NotLive,  // no recorded publisher now
+    };
+    Result result = Result::NotLive;
+    std::vector<FramePtr> frames;
+  };
+  // Subscribes starting at the frame numbered `position`, if the tail still
+  // holds it (or it is the next frame to come).
+  TailJoin subscribe_from(std::uint64_t position, LiveSubscriber& subscriber, Executor& executor);
+  // The newest frame's timestamp (the live edge) and position.
+  std::uint32_t last_timestamp() const;
+  std::uint64_t last_position() const;
+
  private:
   struct Event;
   class Fanout;
@@ -88,6 +113,9 @@ class StreamHub {
   // Posts the event to every fanout; called with mutex_ held so that each
   // thread sees events in sequence order.
   void dispatch_locked(const std::shared_ptr<const Event>& event);
+  // Adds the subscriber to its thread's fanout; events after the current
+  // sequence number reach it.
+  void add_subscriber_locked(LiveSubscriber& subscriber, Executor& executor);
 
   const std::string app_;
   const std::string name_;
@@ -102,6 +130,12 @@ class StreamHub {
   std::vector<FramePtr> gop_;
   std::size_t gop_bytes_ = 0;
   bool gop_valid_ = false;  // gop_ starts at a keyframe and is within limits
+  std::uint32_t last_timestamp_ = 0;
+  std::uint64_t last_position_ = 0;
+  bool recorded_ = false;
+  std::deque<FramePtr> tail_;  // recorded frames not yet durable, by position
+  std::size_t tail_bytes_ = 0;
+  std::size_t max_tail_bytes_ = 0;
   std::vector<std::shared_ptr<Fanout>> fanouts_;
   std::size_t subscribers_ = 0;
 };

@@ -192,6 +192,56 @@ TEST(StreamHub, RepublishForgetsTheOldPublishersHeaders) {
   hub.unsubscribe(r, exec);
 }
 
+FramePtr numbered(FramePtr f, std::uint64_t position) {
+  auto copy = std::make_shared<Frame>(*f);
+  copy->position = position;
+  return copy;
+}
+
+TEST(StreamHub, RecordingTailHandsOverAtAPosition) {
+  StreamHub hub("live", "test", {});
+  ManualExecutor exec;
+  Recorder r;
+  EXPECT_EQ(hub.subscribe_from(1, r, exec).result, StreamHub::TailJoin::Result::NotLive);
+  ASSERT_TRUE(hub.start_publish());
+  hub.set_recorded(true, 1u << 20);
+  for (std::uint64_t p = 1; p <= 10; ++p) hub.publish(numbered(video(static_cast<std::uint32_t>(p * 33), p == 1), p));
+  hub.mark_durable(5);  // frames 1..4 are in the store
+  EXPECT_EQ(hub.subscribe_from(3, r, exec).result, StreamHub::TailJoin::Result::InStore);
+  auto join = hub.subscribe_from(7, r, exec);
+  ASSERT_EQ(join.result, StreamHub::TailJoin::Result::Joined);
+  ASSERT_EQ(join.frames.size(), 4u);
+  EXPECT_EQ(join.frames.front()->position, 7u);
+  EXPECT_EQ(join.frames.back()->position, 10u);
+  hub.publish(numbered(video(363, false), 11));
+  exec.run();
+  // Only frame 11 arrives live: 7..10 came with the join.
+  EXPECT_EQ(r.timestamps, (std::vector<std::uint32_t>{363}));
+  EXPECT_EQ(hub.last_position(), 11u);
+  EXPECT_EQ(hub.last_timestamp(), 363u);
+  hub.unsubscribe(r, exec);
+
+  Recorder next;
+  auto at_edge = hub.subscribe_from(12, next, exec);
+  EXPECT_EQ(at_edge.result, StreamHub::TailJoin::Result::Joined);
+  EXPECT_TRUE(at_edge.frames.empty());
+  hub.unsubscribe(next, exec);
+}
+
+TEST(StreamHub, RecordingTailIsBounded) {
+  StreamHub hub("live", "test", {});
+  ASSERT_TRUE(hub.start_publish());
+  hub.set_recorded(true, 20);  // bodies are 6 bytes: three frames fit
+  for (std::uint64_t p = 1; p <= 10; ++p) hub.publish(numbered(video(static_cast<std::uint32_t>(p), p == 1), p));
+  ManualExecutor exec;
+  Recorder r;
+  EXPECT_EQ(hub.subscribe_from(7, r, exec).result, StreamHub::TailJoin::Result::InStore);
+  auto join = hub.subscribe_from(8, r, exec);
+  ASSERT_EQ(join.result, StreamHub::TailJoin::Result::Joined);
+  EXPECT_EQ(join.frames.size(), 3u);
+  hub.unsubscribe(r, exec);
+}
+
 TEST(StreamRegistry, HubLivesWhileHeld) {
   StreamRegistry registry;
   auto a = registry.acquire("live", "x");

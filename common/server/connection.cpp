@@ -92,7 +92,11 @@ asio::awaitable<void> Connection::read_loop() {
       auto result = session_.feed(ByteView(buffer.data(), n), events_);
       for (auto& event : events_) {
         if (closing_) break;
-        handle(event);
+        if (auto* media = std::get_if<rtmp::MediaEvent>(&event)) {
+          handle_media(*media);
+        } else {
+          co_await handle(event);
+        }
       }
       events_.clear();
       flush_session();
@@ -105,44 +109,41 @@ asio::awaitable<void> Connection::read_loop() {
   }
 }
 
-bool Connection::handle(rtmp::SessionEvent& event) {
-  return std::visit(
-      [this](auto& e) -> bool {
-        using T = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<T, rtmp::ConnectEvent>) {
-          on_connect(e);
-        } else if constexpr (std::is_same_v<T, rtmp::CreateStreamEvent>) {
-          session_.create_stream(e.transaction_id);
-        } else if constexpr (std::is_same_v<T, rtmp::PublishEvent>) {
-          on_publish(e);
-        } else if constexpr (std::is_same_v<T, rtmp::PlayEvent>) {
-          on_play(e);
-        } else if constexpr (std::is_same_v<T, rtmp::Play2Event>) {
-          on_play2(e);
-        } else if constexpr (std::is_same_v<T, rtmp::SeekEvent>) {
-          if (auto* s = stream(e.stream_id)) s->on_seek(e);
-        } else if constexpr (std::is_same_v<T, rtmp::PauseEvent>) {
-          if (auto* s = stream(e.stream_id)) s->on_pause(e);
-        } else if constexpr (std::is_same_v<T, rtmp::ReceiveMediaEvent>) {
-          if (auto* s = stream(e.stream_id)) s->on_receive_media(e);
-        } else if constexpr (std::is_same_v<T, rtmp::CloseStreamEvent>) {
-          on_close_stream(e);
-        } else if constexpr (std::is_same_v<T, rtmp::CommandEvent>) {
-          on_command(e);
-        } else if constexpr (std::is_same_v<T, rtmp::MediaEvent>) {
-          auto* s = stream(e.message.header.stream_id);
-          if (s && s->is_publisher()) s->on_media(e);
-        } else if constexpr (std::is_same_v<T, rtmp::DataEvent>) {
-          auto* s = stream(e.stream_id);
-          if (s && s->is_publisher()) s->on_data(e);
-        } else if constexpr (std::is_same_v<T, rtmp::BufferLengthEvent>) {
-          // Players announce their buffer; live delivery does not depend on it.
-        } else if constexpr (std::is_same_v<T, rtmp::NoticeEvent>) {
-          context_.log.warn() << "conn=" << id_ << " app=" << app_ << " " << e.text;
-        }
-        return !closing_;
-      },
-      event);
+void Connection::handle_media(rtmp::MediaEvent& event) {
+  auto* s = stream(event.message.header.stream_id);
+  if (s && s->is_publisher()) s->on_media(event);
+}
+
+asio::awaitable<void> Connection::handle(rtmp::SessionEvent& event) {
+  if (auto* connect = std::get_if<rtmp::ConnectEvent>(&event)) {
+    on_connect(*connect);
+  } else if (auto* create = std::get_if<rtmp::CreateStreamEvent>(&event)) {
+    session_.create_stream(create->transaction_id);
+  } else if (auto* publish = std::get_if<rtmp::PublishEvent>(&event)) {
+    on_publish(*publish);
+  } else if (auto* play = std::get_if<rtmp::PlayEvent>(&event)) {
+    on_play(*play);
+  } else if (auto* play2 = std::get_if<rtmp::Play2Event>(&event)) {
+    on_play2(*play2);
+  } else if (auto* seek = std::get_if<rtmp::SeekEvent>(&event)) {
+    if (auto* s = stream(seek->stream_id)) s->on_seek(*seek);
+  } else if (auto* pause = std::get_if<rtmp::PauseEvent>(&event)) {
+    if (auto* s = stream(pause->stream_id)) s->on_pause(*pause);
+  } else if (auto* receive = std::get_if<rtmp::ReceiveMediaEvent>(&event)) {
+    if (auto* s = stream(receive->stream_id)) s->on_receive_media(*receive);
+  } else if (auto* close_stream = std::get_if<rtmp::CloseStreamEvent>(&event)) {
+    on_close_stream(*close_stream);
+  } else if (auto* command = std::get_if<rtmp::CommandEvent>(&event)) {
+    on_command(*command);
+  } else if (auto* data = std::get_if<rtmp::DataEvent>(&event)) {
+    auto* s = stream(data->stream_id);
+    if (s && s->is_publisher()) s->on_data(*data);
+  } else if (std::get_if<rtmp::BufferLengthEvent>(&event)) {
+    // Players announce their buffer; live delivery does not depend on it.
+  } else if (auto* notice = std::get_if<rtmp::NoticeEvent>(&event)) {
+    context_.log.warn() << "conn=" << id_ << " peer=" << peer_ << " app=" << app_ << " " << notice->text;
+  }
+  co_return;
 }
 
 void Connection::on_connect(rtmp::ConnectEvent& event) {

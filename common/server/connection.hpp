@@ -63,8 +63,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   boost::asio::awaitable<void> read_loop();
-  // Handles one session event; false when the connection must close.
-  bool handle(rtmp::SessionEvent& event);
+  // Handles one session event. Events are handled in order; one that needs
+  // the DVR store awaits it, and reading this connection waits with it.
+  boost::asio::awaitable<void> handle(rtmp::SessionEvent& event);
+  // Media from a publisher: the hot path, never suspends.
+  void handle_media(rtmp::MediaEvent& event);
   void on_connect(rtmp::ConnectEvent& event);
   void on_command(rtmp::CommandEvent& event);
   void on_publish(const rtmp::PublishEvent& event);

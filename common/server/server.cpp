@@ -16,7 +16,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 const AppSettings* ServerContext::find_app(const std::string& name) const {
-  if (options.apps.empty()) return &default_app_;
+  if (options.apps.empty()) return &options.default_app;
   for (const auto& app : options.apps) {
     if (app.name == name) return &app;
   }

@@ -4,6 +4,25 @@
 
 namespace rw::server {
 
+namespace {
+
+AppSettings app_settings(const config::AppSettings& app) {
+  AppSettings out;
+  out.name = app.name();
+  const config::DvrSettings& d = app.dvr();
+  out.dvr.record = d.record() == "all"         ? DvrPolicy::Record::All
+                   : d.record() == "requested" ? DvrPolicy::Record::Requested
+                                               : DvrPolicy::Record::Off;
+  out.dvr.segment_ms = d.segment_ms();
+  out.dvr.window_ms = std::uint64_t{d.window_s()} * 1000;
+  out.dvr.max_bytes = d.max_bytes();
+  out.dvr.tail_max_bytes = d.tail_max_bytes();
+  out.dvr.write_queue_max_bytes = d.write_queue_max_bytes();
+  return out;
+}
+
+}  // namespace
+
 ServerOptions server_options(const config::Config& c) {
   ServerOptions o;
   config::parse_host_port(c.listen(), o.listen_host, o.listen_port);
@@ -23,7 +42,13 @@ ServerOptions server_options(const config::Config& c) {
   o.out_queue.max_lag_ms = player.max_queue_lag_ms();
   o.out_queue.max_bytes = player.max_queue_bytes();
   o.out_queue.max_skips = player.max_skips();
-  for (const auto& app : c.app()) o.apps.push_back(AppSettings{app.name()});
+  o.default_app = app_settings(c.default_app());
+  for (const auto& app : c.app()) {
+    // A listed application starts from default_app.
+    config::AppSettings merged = c.default_app();
+    merged.MergeFrom(app);
+    o.apps.push_back(app_settings(merged));
+  }
   return o;
 }
 

@@ -18,8 +18,19 @@
 
 namespace rw::server {
 
+struct DvrPolicy {
+  enum class Record { All, Requested, Off };
+  Record record = Record::All;
+  std::uint32_t segment_ms = 2000;
+  std::uint64_t window_ms = 7'200'000;
+  std::uint64_t max_bytes = std::uint64_t{4} << 30;
+  std::size_t tail_max_bytes = 64u << 20;
+  std::size_t write_queue_max_bytes = 256u << 20;
+};
+
 struct AppSettings {
   std::string name;
+  DvrPolicy dvr;
 };
 
 struct ServerOptions {
@@ -34,8 +45,10 @@ struct ServerOptions {
   std::chrono::milliseconds handshake_timeout{10'000};  // until connect is accepted
   std::chrono::milliseconds send_timeout{15'000};       // a player that reads nothing this long
   std::size_t max_connections = 0;                      // 0: no limit
-  // Applications a client may connect to. Empty: any valid name.
+  // Applications a client may connect to. Empty: any valid name, with
+  // default_app's settings.
   std::vector<AppSettings> apps;
+  AppSettings default_app;
 };
 
 struct ServerContext {
@@ -52,9 +65,6 @@ struct ServerContext {
 
   // The settings for an application, or nullptr when clients may not use it.
   const AppSettings* find_app(const std::string& name) const;
-
- private:
-  AppSettings default_app_;
 };
 
 }  // namespace rw::server

@@ -95,7 +95,9 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
 
 void Connection::flush() {
   if (closed_ || !session_.has_output()) return;
+  const std::size_t before = backlog_.size();
   session_.drain_output_to(backlog_);
+  bytes_queued_ += backlog_.size() - before;
   if (!writing_) write_backlog();
 }
 

@@ -55,7 +55,9 @@ class Connection {
   bool closed() const { return closed_; }
   std::size_t index() const { return index_; }
   std::uint64_t bytes_received() const { return bytes_received_; }
+  // Bytes handed to the socket, and bytes queued in all (handed or not).
   std::uint64_t bytes_sent() const { return bytes_sent_; }
+  std::uint64_t bytes_queued() const { return bytes_queued_; }
   const rtmp::ClientSession& session() const { return session_; }
   // Bytes the socket has not taken yet.
   std::size_t backlog() const { return backlog_.size() + sending_.size(); }
@@ -85,6 +87,7 @@ class Connection {
   bool closed_ = false;
   std::uint64_t bytes_received_ = 0;
   std::uint64_t bytes_sent_ = 0;
+  std::uint64_t bytes_queued_ = 0;
 };
 
 }  // namespace rw::bench

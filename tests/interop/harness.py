@@ -204,7 +204,7 @@ rtmp {{
     server {{
         listen {host}:{port};
         chunk_size 4096;
-        application live {{ live on; }}
+        application live {{ live on; publish_notify on; }}
     }}
 }}
 """
@@ -306,7 +306,9 @@ class Process:
             return f.read().decode("utf-8", "replace")
 
     def stderr_tail(self, n=25):
-        return "\n".join(self.stderr_text().splitlines()[-n:])
+        # Without rtmpdump's progress lines ("1234.5 kB / 9.66 sec").
+        lines = [l for l in self.stderr_text().splitlines() if not re.match(r"^[\d.]+ kB / [\d.]+ sec", l)]
+        return "\n".join(lines[-n:])
 
 
 def start_publisher(workdir, url, label="publisher", duration=None):
@@ -336,6 +338,8 @@ class ServerTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         base = os.environ.get("REWIND_TEST_TMP") or None
+        if base:
+            os.makedirs(base, exist_ok=True)
         cls.workdir = tempfile.mkdtemp(prefix="rewind-interop-%s-" % cls.__name__, dir=base)
         cls.failed = False
         cls.processes = []

@@ -146,6 +146,7 @@ class ProtocolTest(harness.ServerTestCase):
         finally:
             c.close()
 
+    @harness.origin_only("nginx-rtmp sends StreamBegin only once a publisher is there")
     def test_stream_begin_precedes_play_start(self):
         c = RtmpClient(harness.HOST, self.server.port)
         try:

@@ -1,0 +1,44 @@
+#include "tests/bench/proc_stats.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+namespace rw::bench {
+namespace {
+
+TEST(ProcStat, ReadsUserAndSystemTicksAfterTheName) {
+  // The name holds spaces and a ')', as a process may name itself.
+  auto cpu = parse_proc_stat("1234 (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 1 0\n");
+  ASSERT_TRUE(cpu);
+  EXPECT_EQ(cpu->user, 250u);
+  EXPECT_EQ(cpu->system, 75u);
+  EXPECT_EQ(cpu->total(), 325u);
+}
+
+TEST(ProcStat, RejectsMalformedLines) {
+  EXPECT_FALSE(parse_proc_stat(""));
+  EXPECT_FALSE(parse_proc_stat("1234 no name S 1 2"));
+  EXPECT_FALSE(parse_proc_stat("1234 (x) S 1 2 3"));
+  EXPECT_FALSE(parse_proc_stat("1234 (x) S 1 1234 1234 0 -1 4194560 100 0 0 0 2x0 75"));
+}
+
+TEST(ProcStatus, ReadsKilobyteFields) {
+  const char* status = "Name:\tnginx\nVmHWM:\t   5000 kB\nVmRSS:\t   4000 kB\nVmRSSX:\t1 kB\n";
+  EXPECT_EQ(parse_status_kb(status, "VmRSS"), 4000u);
+  EXPECT_EQ(parse_status_kb(status, "VmHWM"), 5000u);
+  EXPECT_FALSE(parse_status_kb(status, "VmSwap"));
+  EXPECT_FALSE(parse_status_kb("VmRSS:\tlots kB\n", "VmRSS"));
+}
+
+TEST(ProcessProbe, MeasuresThisProcess) {
+  ProcessProbe self(static_cast<int>(getpid()));
+  EXPECT_TRUE(self.cpu());
+  auto rss = self.rss_kb();
+  ASSERT_TRUE(rss);
+  EXPECT_GT(*rss, 0u);
+  EXPECT_GE(self.peak_rss_kb().value_or(0), *rss);
+  EXPECT_FALSE(ProcessProbe(0x7fffffff).cpu());
+}
+
+}  // namespace
+}  // namespace rw::bench

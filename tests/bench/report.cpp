@@ -1,0 +1,136 @@
+#include "tests/bench/report.hpp"
+
+#include <cstdio>
+
+#include "tests/bench/json_writer.hpp"
+
+namespace rw::bench {
+
+namespace {
+
+void write_summary(JsonWriter& w, std::string_view name, const Summary& s) {
+  w.key(name).begin_object();
+  w.key("p50").value(s.p50).key("p95").value(s.p95).key("max").value(s.max).key("mean").value(s.mean);
+  w.key("count").value(static_cast<std::uint64_t>(s.count));
+  w.end_object();
+}
+
+void write_failures(JsonWriter& w, const std::map<std::string, std::size_t>& failures) {
+  w.key("failure_reasons").begin_object();
+  for (const auto& [reason, count] : failures) w.key(reason).value(static_cast<std::uint64_t>(count));
+  w.end_object();
+}
+
+void write_run(JsonWriter& w, const Options& o, const RunTiming& t) {
+  w.key("url").value(o.url_text);
+  w.key("clients_requested").value(static_cast<std::uint64_t>(o.clients));
+  w.key("ramp_per_s").value(o.ramp);
+  w.key("duration_s").value(o.duration_s);
+  w.key("ramp_s").value(t.ramp_s);
+  w.key("window_s").value(t.window_s);
+  w.key("interrupted").value(t.interrupted);
+  w.key("bench_cpu_percent").value(t.bench_cpu_percent);
+  if (t.server) {
+    w.key("server").begin_object();
+    w.key("pid").value(t.server->pid);
+    w.key("cpu_percent").value(t.server->cpu_percent);
+    w.key("rss_start_kb").value(t.server->rss_start_kb);
+    w.key("rss_max_kb").value(t.server->rss_max_kb);
+    w.key("rss_end_kb").value(t.server->rss_end_kb);
+    w.key("peak_rss_kb").value(t.server->peak_rss_kb);
+    w.end_object();
+  }
+}
+
+double mbit_per_s(std::uint64_t bytes, double seconds) {
+  return seconds > 0 ? static_cast<double>(bytes) * 8 / seconds / 1e6 : 0;
+}
+
+std::string server_part(const RunTiming& t) {
+  if (!t.server) return {};
+  char buf[160];
+  std::snprintf(buf, sizeof buf, " server_cpu=%.1f%% server_rss=%.1fMB(max %.1fMB)", t.server->cpu_percent,
+                static_cast<double>(t.server->rss_end_kb) / 1024, static_cast<double>(t.server->rss_max_kb) / 1024);
+  return buf;
+}
+
+}  // namespace
+
+std::string to_json(const Options& options, const PlayResult& r) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("mode").value("play");
+  write_run(w, options, r.timing);
+  w.key("clients").value(static_cast<std::uint64_t>(r.clients));
+  w.key("connected").value(static_cast<std::uint64_t>(r.connected));
+  w.key("playing").value(static_cast<std::uint64_t>(r.playing));
+  w.key("failed").value(static_cast<std::uint64_t>(r.failed));
+  w.key("closed").value(static_cast<std::uint64_t>(r.closed));
+  w.key("behind_1s").value(static_cast<std::uint64_t>(r.behind_1s));
+  write_failures(w, r.failures);
+  w.key("bytes_received").value(r.bytes_received);
+  w.key("messages_received").value(r.messages_received);
+  w.key("receive_mbit_s").value(mbit_per_s(r.window_bytes_received, r.timing.window_s));
+  w.key("acknowledgements_sent").value(r.acknowledgements_sent);
+  w.key("pings_answered").value(r.pings_answered);
+  w.key("lag_ms").begin_object();
+  write_summary(w, "final", r.final_lag_ms);
+  write_summary(w, "max", r.max_lag_ms);
+  w.end_object();
+  write_summary(w, "max_gap_ms", r.max_gap_ms);
+  write_summary(w, "startup_ms", r.startup_ms);
+  write_summary(w, "ahead_ms", r.ahead_ms);
+  w.end_object();
+  return w.str();
+}
+
+std::string to_json(const Options& options, const PublishResult& r) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("mode").value("publish");
+  write_run(w, options, r.timing);
+  w.key("file").value(options.file);
+  w.key("clients").value(static_cast<std::uint64_t>(r.clients));
+  w.key("connected").value(static_cast<std::uint64_t>(r.connected));
+  w.key("publishing").value(static_cast<std::uint64_t>(r.publishing));
+  w.key("failed").value(static_cast<std::uint64_t>(r.failed));
+  w.key("dropped").value(static_cast<std::uint64_t>(r.dropped));
+  w.key("behind_1s").value(static_cast<std::uint64_t>(r.behind_1s));
+  write_failures(w, r.failures);
+  w.key("bytes_sent").value(r.bytes_sent);
+  w.key("messages_sent").value(r.messages_sent);
+  w.key("send_mbit_s").value(mbit_per_s(r.window_bytes_sent, r.timing.window_s));
+  w.key("file_loops").value(r.loops);
+  w.key("behind_schedule_ms").begin_object();
+  write_summary(w, "final", r.final_behind_ms);
+  write_summary(w, "max", r.max_behind_ms);
+  w.end_object();
+  w.end_object();
+  return w.str();
+}
+
+std::string summary_line(const PlayResult& r) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "play: %zu clients, %zu connected, %zu playing, %zu failed, %zu closed; "
+                "lag max p50/p95/max %.0f/%.0f/%.0f ms, %zu behind >1s; "
+                "largest gap p50/p95/max %.0f/%.0f/%.0f ms; %.1f Mbit/s in; bench_cpu=%.1f%%",
+                r.clients, r.connected, r.playing, r.failed, r.closed, r.max_lag_ms.p50, r.max_lag_ms.p95,
+                r.max_lag_ms.max, r.behind_1s, r.max_gap_ms.p50, r.max_gap_ms.p95, r.max_gap_ms.max,
+                mbit_per_s(r.window_bytes_received, r.timing.window_s), r.timing.bench_cpu_percent);
+  return std::string(buf) + server_part(r.timing);
+}
+
+std::string summary_line(const PublishResult& r) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "publish: %zu clients, %zu connected, %zu publishing, %zu failed, %zu dropped; "
+                "behind schedule max p50/p95/max %.0f/%.0f/%.0f ms, %zu behind >1s; %.1f Mbit/s out; "
+                "bench_cpu=%.1f%%",
+                r.clients, r.connected, r.publishing, r.failed, r.dropped, r.max_behind_ms.p50, r.max_behind_ms.p95,
+                r.max_behind_ms.max, r.behind_1s, mbit_per_s(r.window_bytes_sent, r.timing.window_s),
+                r.timing.bench_cpu_percent);
+  return std::string(buf) + server_part(r.timing);
+}
+
+}  // namespace rw::bench

@@ -1,0 +1,77 @@
+// The load tool's results, as JSON and as a one-line summary.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "tests/bench/options.hpp"
+#include "tests/bench/stats.hpp"
+
+namespace rw::bench {
+
+// The server process over the measuring window (--server-pid).
+struct ServerUsage {
+  int pid = 0;
+  double cpu_percent = 0;        // of one core
+  std::uint64_t rss_start_kb = 0;  // when the window opened
+  std::uint64_t rss_max_kb = 0;    // sampled every second over the whole run
+  std::uint64_t rss_end_kb = 0;
+  std::uint64_t peak_rss_kb = 0;   // VmHWM at the end
+};
+
+// Timing of the run: the ramp, then the measuring window (all clients
+// started, for --duration seconds).
+struct RunTiming {
+  double ramp_s = 0;
+  double window_s = 0;
+  double bench_cpu_percent = 0;  // this process over the window
+  std::optional<ServerUsage> server;
+  bool interrupted = false;
+};
+
+struct PlayResult {
+  std::size_t clients = 0;
+  std::size_t connected = 0;  // got NetConnection.Connect.Success
+  std::size_t playing = 0;    // got media
+  std::size_t failed = 0;     // never got media
+  std::size_t closed = 0;     // got media, then lost the connection before the end
+  std::size_t behind_1s = 0;  // max lag over 1000 ms
+  std::map<std::string, std::size_t> failures;  // reason -> count
+  std::uint64_t bytes_received = 0;
+  std::uint64_t messages_received = 0;
+  std::uint64_t window_bytes_received = 0;
+  std::uint64_t acknowledgements_sent = 0;
+  std::uint64_t pings_answered = 0;
+  Summary final_lag_ms;
+  Summary max_lag_ms;
+  Summary max_gap_ms;
+  Summary startup_ms;  // from TCP connect to first media
+  Summary ahead_ms;    // how far ahead of real time the start burst took players
+  RunTiming timing;
+};
+
+struct PublishResult {
+  std::size_t clients = 0;
+  std::size_t connected = 0;
+  std::size_t publishing = 0;  // got NetStream.Publish.Start
+  std::size_t failed = 0;      // never published
+  std::size_t dropped = 0;     // published, then lost the connection before the end
+  std::size_t behind_1s = 0;   // fell more than 1 s behind schedule at some point
+  std::map<std::string, std::size_t> failures;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t window_bytes_sent = 0;
+  std::uint64_t loops = 0;     // passes over the file, all publishers
+  Summary final_behind_ms;
+  Summary max_behind_ms;
+  RunTiming timing;
+};
+
+std::string to_json(const Options& options, const PlayResult& result);
+std::string to_json(const Options& options, const PublishResult& result);
+std::string summary_line(const PlayResult& result);
+std::string summary_line(const PublishResult& result);
+
+}  // namespace rw::bench
