@@ -46,6 +46,7 @@ class TagWalker {
  public:
   explicit TagWalker(ByteView tags) : tags_(tags) {}
   explicit TagWalker(const std::string& tags) : tags_(as_bytes(tags)) {}
+  explicit TagWalker(std::string&&) = delete;  // would walk a dead temporary
 
   std::optional<TagView> next();
   // Stopped early on a truncated tag, a type other than 8/9/18 or a wrong

@@ -31,6 +31,15 @@ bool reset_arg(const std::vector<amf::Value>& args, std::size_t i) {
   return true;
 }
 
+double readable_transaction_id(ByteView body, std::uint8_t type) {
+  if (type == msg_type::kCommandAmf3 && !body.empty() && body[0] == 0x00) body = body.subspan(1);
+  amf::Amf0Reader reader(body);
+  auto name = reader.read();
+  if (!name || !name->is_string()) return 0;
+  auto txn = reader.read();
+  return txn && txn->is_number() ? txn->as_number() : 0;
+}
+
 std::string field_string(const amf::Object& o, std::string_view key) {
   const amf::Value* v = o.find(key);
   return v ? std::string(v->as_string()) : std::string();
@@ -185,8 +194,10 @@ std::optional<SessionError> ServerSession::handle_command(Message&& message,
   auto parsed = parse_command(message.payload, message.header.type, options_.amf_limits);
   if (!parsed) {
     std::string why = std::string("malformed AMF command: ") + amf::to_string(parsed.error());
-    // The transaction id is unknown; 0 still tells the client why we close.
-    send_call_error(0, why, "NetConnection.Call.BadValue");
+    // Answer the call's transaction when its name and id at least were
+    // readable, so the client can match the error to its call; else 0.
+    send_call_error(readable_transaction_id(message.payload, message.header.type), why,
+                    "NetConnection.Call.BadValue");
     return SessionError{SessionErrorKind::BadCommand, why};
   }
   Command& cmd = *parsed;

@@ -285,6 +285,7 @@ TEST(ServerSession, MalformedCommandGetsErrorReplyAndCloses) {
   auto cmds = commands_in(client.receive(server.take_output()));
   ASSERT_EQ(cmds.size(), 1u);
   EXPECT_EQ(cmds[0].name, "_error");
+  EXPECT_EQ(cmds[0].transaction_id, 5);  // the call's own id was readable
   EXPECT_EQ(info_of(cmds[0]).find("code")->as_string(), "NetConnection.Call.BadValue");
 }
 

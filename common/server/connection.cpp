@@ -255,8 +255,8 @@ OutQueue::Push Connection::send_media(SharedBuffer bytes, const MediaTag& tag) {
   auto result = out_.push_media(std::move(bytes), tag);
   if (result == OutQueue::Push::Queued && !write_scheduled_) worker_.schedule_write(shared_from_this());
   if (result == OutQueue::Push::Skipped) {
-    context_.log.warn() << "conn=" << id_ << " app=" << app_ << " player fell behind, skipping to the next keyframe (skip "
-                        << out_.skips() << ")";
+    context_.log.warn() << "conn=" << id_ << " peer=" << peer_ << " app=" << app_
+                        << " player fell behind, skipping to the next keyframe (skip " << out_.skips() << ")";
   }
   return result;
 }

@@ -72,13 +72,15 @@ void PlayStream::unsubscribe() {
 void PlayStream::send_start(const media::StartState& state) {
   has_video_ = state.video_header != nullptr;
   waiting_for_keyframe_ = true;
-  // Metadata and sequence headers go out stamped with the time of the first
-  // frame that follows them, so a player's clock starts where the media does.
+  // Sequence headers go out stamped with the time of the first frame that
+  // follows them, so a player's clock starts where the media does.
+  // onMetaData goes at 0: ffmpeg's FLV demuxer (ffplay, ffprobe, VLC) reads
+  // a script tag with any other timestamp as a subtitle stream.
   std::uint32_t start_time = 0;
   if (!state.gop.empty()) start_time = state.gop.front()->timestamp;
   else if (state.video_header) start_time = state.video_header->timestamp;
   else if (state.audio_header) start_time = state.audio_header->timestamp;
-  if (state.metadata) send_own(*state.metadata, start_time);
+  if (state.metadata) send_own(*state.metadata, 0);
   if (state.video_header && receive_video_) send_own(*state.video_header, start_time);
   if (state.audio_header && receive_audio_) send_own(*state.audio_header, start_time);
   for (const auto& frame : state.gop) {

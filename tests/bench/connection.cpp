@@ -2,6 +2,8 @@
 
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <cstdlib>
+#include <netinet/tcp.h>
 
 namespace rw::bench {
 
@@ -42,6 +44,7 @@ void Connection::start() {
       close("TCP connect: " + ec.message());
       return;
     }
+    tcp_open_ = true;
     boost::system::error_code ignored;
     socket_.non_blocking(true, ignored);
     // Commands and acknowledgements are small and go out at once.
@@ -50,6 +53,12 @@ void Connection::start() {
     flush();
     read();
   });
+}
+
+const char* Connection::opening_step() const {
+  if (!tcp_open_) return "TCP connect";
+  if (!session_.handshake_done()) return "handshake";
+  return "connect";
 }
 
 void Connection::close(const std::string& reason) {
@@ -75,6 +84,10 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
     return;
   }
   bytes_received_ += n;
+  if (std::getenv("BENCH_DELACK")) {
+    int zero = 0;
+    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof zero);
+  }
   const std::int64_t now = now_us();
   auto& events = context_.events;
   events.clear();

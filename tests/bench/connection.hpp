@@ -53,6 +53,9 @@ class Connection {
   // Closes the socket (once); on_closed() says why.
   void close(const std::string& reason);
   bool closed() const { return closed_; }
+  // Where a connection that never got going got stuck: "TCP connect",
+  // "handshake" or "connect" (waiting for connect's _result).
+  const char* opening_step() const;
   std::size_t index() const { return index_; }
   std::uint64_t bytes_received() const { return bytes_received_; }
   // Bytes handed to the socket, and bytes queued in all (handed or not).
@@ -84,6 +87,7 @@ class Connection {
   Bytes backlog_;  // queued, not yet handed to the socket
   Bytes sending_;  // handed to an async_write in progress
   bool writing_ = false;
+  bool tcp_open_ = false;
   bool closed_ = false;
   std::uint64_t bytes_received_ = 0;
   std::uint64_t bytes_sent_ = 0;

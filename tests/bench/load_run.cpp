@@ -75,6 +75,7 @@ void LoadRun::open_window() {
   window_open_at_ = now_us();
   timing_.ramp_s = static_cast<double>(window_open_at_ - started_at_) / 1e6;
   bench_cpu_at_open_ = own_cpu_seconds();
+  machine_at_open_ = machine_ticks();
   if (server_) {
     server_cpu_at_open_ = server_->cpu();
     timing_.server->rss_start_kb = server_->rss_kb().value_or(0);
@@ -120,6 +121,10 @@ void LoadRun::finish(bool interrupted) {
     timing_.window_s = static_cast<double>(now - window_open_at_) / 1e6;
     if (timing_.window_s > 0) {
       timing_.bench_cpu_percent = (own_cpu_seconds() - bench_cpu_at_open_) / timing_.window_s * 100;
+      if (auto machine = machine_ticks(); machine && machine_at_open_) {
+        timing_.machine_cpu_percent = static_cast<double>(machine->busy - machine_at_open_->busy) /
+                                      clock_ticks_per_second() / timing_.window_s * 100;
+      }
       if (server_ && server_cpu_at_open_) {
         if (auto cpu = server_->cpu()) {
           timing_.server->cpu_percent = static_cast<double>(cpu->total() - server_cpu_at_open_->total()) /

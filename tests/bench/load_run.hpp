@@ -61,6 +61,7 @@ class LoadRun {
   double bench_cpu_at_open_ = 0;
   std::optional<ProcessProbe> server_;
   std::optional<CpuTicks> server_cpu_at_open_;
+  std::optional<MachineTicks> machine_at_open_;
   RunTiming timing_;
 };
 

@@ -66,6 +66,11 @@ void Player::on_event(rtmp::ClientEvent& event, std::int64_t now) {
       event);
 }
 
+std::string Player::stage_detail() const {
+  if (stage_ == Stage::Connecting) return std::string("connecting (") + opening_step() + ")";
+  return stage_name(stage_);
+}
+
 void Player::fail(const std::string& reason) {
   if (stage_ == Stage::Failed || stage_ == Stage::Closed || stage_ == Stage::Stopped) return;
   failure_ = reason;
@@ -82,7 +87,7 @@ void Player::on_closed(const std::string& reason) {
     stage_ = Stage::Closed;
     failure_ = reason;
   } else if (stage_ != Stage::Failed) {
-    failure_ = std::string(stage_name(stage_)) + ": " + reason;
+    failure_ = stage_detail() + ": " + reason;
     stage_ = Stage::Failed;
   }
 }
@@ -90,7 +95,7 @@ void Player::on_closed(const std::string& reason) {
 void Player::check_timeout(std::int64_t now, std::int64_t timeout_us) {
   if (closed() || stage_ == Stage::Playing) return;
   if (now - started_at_ < timeout_us) return;
-  fail(std::string("timeout while ") + stage_name(stage_));
+  fail(std::string("timeout while ") + stage_detail());
 }
 
 void Player::stop(std::int64_t now) {
@@ -100,7 +105,7 @@ void Player::stop(std::int64_t now) {
   if (stage_ != Stage::Playing) {
     // Still starting when the run ended: a failure to start in time.
     stopping_ = false;
-    fail(std::string("run ended while ") + stage_name(stage_));
+    fail(std::string("run ended while ") + stage_detail());
     return;
   }
   close("stopped");

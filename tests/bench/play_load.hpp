@@ -39,6 +39,7 @@ class Player final : public Connection {
 
  private:
   void fail(const std::string& reason);
+  std::string stage_detail() const;
 
   Stage stage_ = Stage::Connecting;
   bool connected_ = false;

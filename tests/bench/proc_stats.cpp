@@ -66,6 +66,29 @@ std::optional<std::uint64_t> parse_status_kb(std::string_view text, std::string_
   return std::nullopt;
 }
 
+std::optional<MachineTicks> parse_machine_stat(std::string_view text) {
+  if (text.substr(0, 4) != "cpu ") return std::nullopt;
+  std::size_t pos = 4;
+  MachineTicks ticks;
+  for (int field = 0; field < 8; ++field) {
+    while (pos < text.size() && text[pos] == ' ') ++pos;
+    std::size_t end = pos;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    std::uint64_t value = 0;
+    if (end == pos || !to_u64(text.substr(pos, end - pos), value)) return std::nullopt;
+    pos = end;
+    ticks.total += value;
+    if (field != 3 && field != 4) ticks.busy += value;  // idle, iowait
+  }
+  return ticks;
+}
+
+std::optional<MachineTicks> machine_ticks() {
+  auto text = read_file("/proc/stat");
+  if (!text) return std::nullopt;
+  return parse_machine_stat(*text);
+}
+
 std::optional<CpuTicks> ProcessProbe::cpu() const {
   auto text = read_file("/proc/" + std::to_string(pid_) + "/stat");
   if (!text) return std::nullopt;

@@ -20,6 +20,16 @@ std::optional<CpuTicks> parse_proc_stat(std::string_view text);
 // A "Name:   1234 kB" line of /proc/PID/status, in kB.
 std::optional<std::uint64_t> parse_status_kb(std::string_view text, std::string_view name);
 
+// The machine's busy and total ticks over all cores, from the "cpu" line of
+// /proc/stat: user nice system idle iowait irq softirq steal. Busy is all
+// but idle and iowait.
+struct MachineTicks {
+  std::uint64_t busy = 0;
+  std::uint64_t total = 0;
+};
+std::optional<MachineTicks> parse_machine_stat(std::string_view text);
+std::optional<MachineTicks> machine_ticks();
+
 class ProcessProbe {
  public:
   explicit ProcessProbe(int pid) : pid_(pid) {}

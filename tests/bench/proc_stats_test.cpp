@@ -30,6 +30,16 @@ TEST(ProcStatus, ReadsKilobyteFields) {
   EXPECT_FALSE(parse_status_kb("VmRSS:\tlots kB\n", "VmRSS"));
 }
 
+TEST(MachineStat, SumsBusyAndTotalTicks) {
+  auto ticks = parse_machine_stat("cpu  100 5 50 1000 20 3 7 2 0 0\ncpu0 50 2 25 500 10 1 3 1 0 0\n");
+  ASSERT_TRUE(ticks);
+  EXPECT_EQ(ticks->busy, 100u + 5 + 50 + 3 + 7 + 2);
+  EXPECT_EQ(ticks->total, 100u + 5 + 50 + 1000 + 20 + 3 + 7 + 2);
+  EXPECT_FALSE(parse_machine_stat("cpu0 1 2 3 4 5 6 7 8\n"));
+  EXPECT_FALSE(parse_machine_stat("cpu  1 2 3\n"));
+  EXPECT_TRUE(machine_ticks());
+}
+
 TEST(ProcessProbe, MeasuresThisProcess) {
   ProcessProbe self(static_cast<int>(getpid()));
   EXPECT_TRUE(self.cpu());

@@ -98,6 +98,11 @@ void Publisher::pump(std::int64_t now) {
   behind_.sample(now, unsent_.empty() ? next_due : std::min(unsent_.front().due_us, next_due));
 }
 
+std::string Publisher::stage_detail() const {
+  if (stage_ == Stage::Connecting) return std::string("connecting (") + opening_step() + ")";
+  return stage_name(stage_);
+}
+
 void Publisher::fail(const std::string& reason) {
   if (stage_ == Stage::Failed || stage_ == Stage::Dropped || stage_ == Stage::Stopped) return;
   failure_ = reason;
@@ -112,7 +117,7 @@ void Publisher::on_closed(const std::string& reason) {
     stage_ = Stage::Dropped;
     failure_ = reason;
   } else if (stage_ != Stage::Failed) {
-    failure_ = std::string(stage_name(stage_)) + ": " + reason;
+    failure_ = stage_detail() + ": " + reason;
     stage_ = Stage::Failed;
   }
 }
@@ -120,13 +125,13 @@ void Publisher::on_closed(const std::string& reason) {
 void Publisher::check_timeout(std::int64_t now, std::int64_t timeout_us) {
   if (closed() || stage_ == Stage::Publishing) return;
   if (now - started_at_ < timeout_us) return;
-  fail(std::string("timeout while ") + stage_name(stage_));
+  fail(std::string("timeout while ") + stage_detail());
 }
 
 void Publisher::stop(std::int64_t now) {
   if (closed()) return;
   if (stage_ != Stage::Publishing) {
-    fail(std::string("run ended while ") + stage_name(stage_));
+    fail(std::string("run ended while ") + stage_detail());
     return;
   }
   pump(now);

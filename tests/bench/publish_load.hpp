@@ -44,6 +44,7 @@ class Publisher final : public Connection {
 
  private:
   void fail(const std::string& reason);
+  std::string stage_detail() const;
 
   // A frame queued but maybe not yet taken by the socket: where its bytes
   // end in the connection's output, and when it was due.

@@ -30,6 +30,7 @@ void write_run(JsonWriter& w, const Options& o, const RunTiming& t) {
   w.key("window_s").value(t.window_s);
   w.key("interrupted").value(t.interrupted);
   w.key("bench_cpu_percent").value(t.bench_cpu_percent);
+  w.key("machine_cpu_percent").value(t.machine_cpu_percent);
   if (t.server) {
     w.key("server").begin_object();
     w.key("pid").value(t.server->pid);
@@ -46,12 +47,17 @@ double mbit_per_s(std::uint64_t bytes, double seconds) {
   return seconds > 0 ? static_cast<double>(bytes) * 8 / seconds / 1e6 : 0;
 }
 
-std::string server_part(const RunTiming& t) {
-  if (!t.server) return {};
-  char buf[160];
-  std::snprintf(buf, sizeof buf, " server_cpu=%.1f%% server_rss=%.1fMB(max %.1fMB)", t.server->cpu_percent,
-                static_cast<double>(t.server->rss_end_kb) / 1024, static_cast<double>(t.server->rss_max_kb) / 1024);
-  return buf;
+// The server's figures and the machine's, when measured.
+std::string usage_part(const RunTiming& t) {
+  char buf[200];
+  std::string out;
+  if (t.server) {
+    std::snprintf(buf, sizeof buf, " server_cpu=%.1f%% server_rss=%.1fMB(max %.1fMB)", t.server->cpu_percent,
+                  static_cast<double>(t.server->rss_end_kb) / 1024, static_cast<double>(t.server->rss_max_kb) / 1024);
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf, " machine_cpu=%.1f%%", t.machine_cpu_percent);
+  return out + buf;
 }
 
 }  // namespace
@@ -118,7 +124,7 @@ std::string summary_line(const PlayResult& r) {
                 r.clients, r.connected, r.playing, r.failed, r.closed, r.max_lag_ms.p50, r.max_lag_ms.p95,
                 r.max_lag_ms.max, r.behind_1s, r.max_gap_ms.p50, r.max_gap_ms.p95, r.max_gap_ms.max,
                 mbit_per_s(r.window_bytes_received, r.timing.window_s), r.timing.bench_cpu_percent);
-  return std::string(buf) + server_part(r.timing);
+  return std::string(buf) + usage_part(r.timing);
 }
 
 std::string summary_line(const PublishResult& r) {
@@ -130,7 +136,7 @@ std::string summary_line(const PublishResult& r) {
                 r.clients, r.connected, r.publishing, r.failed, r.dropped, r.max_behind_ms.p50, r.max_behind_ms.p95,
                 r.max_behind_ms.max, r.behind_1s, mbit_per_s(r.window_bytes_sent, r.timing.window_s),
                 r.timing.bench_cpu_percent);
-  return std::string(buf) + server_part(r.timing);
+  return std::string(buf) + usage_part(r.timing);
 }
 
 }  // namespace rw::bench

@@ -27,6 +27,9 @@ struct RunTiming {
   double ramp_s = 0;
   double window_s = 0;
   double bench_cpu_percent = 0;  // this process over the window
+  // Every process on the machine over the window (100 = one core busy):
+  // what is left after the bench and the server is noise from elsewhere.
+  double machine_cpu_percent = 0;
   std::optional<ServerUsage> server;
   bool interrupted = false;
 };

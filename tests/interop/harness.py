@@ -19,6 +19,8 @@ import threading
 import time
 import unittest
 
+from rtmp_client import PlayerThread
+
 SERVER_KIND = os.environ.get("REWIND_TEST_SERVER", "origin")
 HOST = "127.0.0.1"
 
@@ -343,17 +345,33 @@ class ServerTestCase(unittest.TestCase):
         cls.workdir = tempfile.mkdtemp(prefix="rewind-interop-%s-" % cls.__name__, dir=base)
         cls.failed = False
         cls.processes = []
+        cls.players = []
         cls.server = make_server(cls.workdir, cls.origin_args)
         try:
             cls.server.start()
-        except Exception:
+            cls.setUpClients()
+        except BaseException:
+            # unittest skips tearDownClass when setUpClass fails.
+            cls.failed = True
+            cls._stop_clients()
             cls.server.kill()
+            sys.stderr.write("\n[%s] set-up failed; kept %s\n" % (cls.__name__, cls.workdir))
             raise
 
     @classmethod
-    def tearDownClass(cls):
+    def setUpClients(cls):
+        """Publishers and players the whole class shares."""
+
+    @classmethod
+    def _stop_clients(cls):
+        for p in cls.players:
+            p.stop()
         for p in cls.processes:
             p.kill()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._stop_clients()
         alive_before_stop = cls.server.alive()
         rc = cls.server.stop()
         problem = None
@@ -381,6 +399,20 @@ class ServerTestCase(unittest.TestCase):
         p = start_publisher(cls.workdir, cls.server.url(name), label or "publisher-" + name, duration)
         cls.processes.append(p)
         return p
+
+    @classmethod
+    def start_player(cls, name="test", wait_video_frames=30, timeout=15):
+        """A raw-client player in a thread (see rtmp_client.PlayerThread),
+        started and, by default, waited on until it received some video."""
+        player = PlayerThread(HOST, cls.server.port, name)
+        cls.players.append(player)
+        player.start()
+        if wait_video_frames:
+            wait_until(lambda: player.video_count() >= wait_video_frames or player.error, timeout,
+                       what="%d video frames at a player of %s" % (wait_video_frames, name))
+            if player.error:
+                raise AssertionError("player of %s failed: %s" % (name, player.error))
+        return player
 
     @classmethod
     def start_process(cls, args, label):

@@ -648,10 +648,19 @@ class RtmpClient:
         """The next command message whose name is in names: its values."""
         if isinstance(names, str):
             names = (names,)
-        msg, _ = self.wait_for(
-            lambda m: m.type in (COMMAND_AMF0, COMMAND_AMF3) and m.command()[:1] and m.command()[0] in names,
-            timeout, "command %s" % (names,))
-        return msg.command()
+        found = []
+
+        def wanted(m):
+            if m.type not in (COMMAND_AMF0, COMMAND_AMF3):
+                return False
+            values = m.command()
+            if values and values[0] in names:
+                found.append(values)
+                return True
+            return False
+
+        self.wait_for(wanted, timeout, "command %s" % (names,))
+        return found[0]
 
     def wait_for_status(self, codes, timeout=10.0):
         """The next onStatus whose code is in codes: its info object. Other

@@ -11,7 +11,7 @@ import time
 import unittest
 
 import harness
-from rtmp_client import (COMMAND_AMF0, ConnectionClosed, PlayerThread, RtmpClient, chunk_message,
+from rtmp_client import (COMMAND_AMF0, RtmpClient, chunk_message,
                          nested_amf0_objects, status_info)
 
 STREAM = "live1"
@@ -33,19 +33,10 @@ class BadInputTest(harness.ServerTestCase):
                    "--player.max-queue-lag-ms", "3000"]
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
+    def setUpClients(cls):
         cls.publisher = cls.start_publisher(STREAM)
         cls.server.wait_publishing(STREAM, timeout=20)
-        cls.player = PlayerThread(harness.HOST, cls.server.port, STREAM)
-        cls.player.start()
-        harness.wait_until(lambda: cls.player.video_count() >= 30 or cls.player.error, 15,
-                           what="the concurrent player's first second of video")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.player.stop()
-        super().tearDownClass()
+        cls.player = cls.start_player(STREAM)
 
     def setUp(self):
         self.assertIsNone(self.player.error, "the concurrent player failed earlier")
@@ -235,14 +226,9 @@ class BadInputTest(harness.ServerTestCase):
 
     def test_z_server_still_serves_new_players(self):
         """After all of the above a new player still gets the stream."""
-        late = PlayerThread(harness.HOST, self.server.port, STREAM)
-        late.start()
-        try:
-            harness.wait_until(lambda: late.video_count() >= 30 or late.error, 10,
-                               what="a new player's first second of video")
-            self.assertIsNone(late.error)
-        finally:
-            late.stop()
+        late = self.start_player(STREAM, timeout=10)
+        late.stop()
+        self.assertIsNone(late.error)
         self.assertPlayerUnaffected()
 
 

@@ -7,7 +7,7 @@ import sys
 import unittest
 
 import harness
-from rtmp_client import PlayerThread, RtmpClient
+from rtmp_client import RtmpClient
 
 STREAM = "dup"
 
@@ -15,19 +15,10 @@ STREAM = "dup"
 class DuplicatePublishTest(harness.ServerTestCase):
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
+    def setUpClients(cls):
         cls.publisher = cls.start_publisher(STREAM)
         cls.server.wait_publishing(STREAM, timeout=20)
-        cls.player = PlayerThread(harness.HOST, cls.server.port, STREAM)
-        cls.player.start()
-        harness.wait_until(lambda: cls.player.video_count() >= 30 or cls.player.error, 15,
-                           what="the player's first second of video")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.player.stop()
-        super().tearDownClass()
+        cls.player = cls.start_player(STREAM)
 
     def assertPlayerKeepsReceiving(self, frames=45, timeout=10):
         before = self.player.video_count()

@@ -1,0 +1,640 @@
+#include "common/dvr/segment_store.hpp"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "common/dvr/segment_tags.hpp"
+#include "common/dvr/segmenter.hpp"
+
+namespace rw::dvr {
+namespace {
+
+constexpr std::string_view kFormatKey = "format";
+// Bump when keys or values change meaning; open() refuses other formats.
+constexpr std::string_view kFormat = "rewind-dvr 1";
+constexpr std::string_view kNextRecordingKey = "next_recording_id";
+
+constexpr const char* kStreamsFamily = "streams";
+constexpr const char* kIndexFamily = "index";
+constexpr const char* kSegmentsFamily = "segments";
+
+// Retention usually drops one segment per append: point deletes. A range
+// tombstone per append would pile up in the memtable and slow every read;
+// DeleteRange is for the rare big drops.
+constexpr std::size_t kMaxPointDeletes = 32;
+
+rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+
+void put_u64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+std::uint64_t get_u64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | static_cast<std::uint8_t>(p[i]);
+  return v;
+}
+
+// The length prefix keeps ("a", "b/c") and ("a/b", "c") apart, and any
+// byte may appear in a name.
+std::string stream_key(std::string_view app, std::string_view name) {
+  std::string key;
+  key.reserve(4 + app.size() + name.size());
+  const auto size = static_cast<std::uint32_t>(app.size());
+  for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>(size >> shift));
+  key.append(app);
+  key.append(name);
+  return key;
+}
+
+std::string segment_key(std::uint64_t recording_id, std::uint64_t sequence) {
+  std::string key;
+  key.reserve(16);
+  put_u64(key, recording_id);
+  put_u64(key, sequence);
+  return key;
+}
+
+std::string describe_stream(std::string_view what, std::string_view app, std::string_view name) {
+  std::string out(what);
+  out += ' ';
+  out.append(app);
+  out += '/';
+  out.append(name);
+  return out;
+}
+
+StoreError error(StoreError::Code code, std::string message) { return {code, std::move(message)}; }
+
+template <class Message>
+Expected<Message, StoreError> parse(const rocksdb::Slice& value, std::string_view context) {
+  Message m;
+  if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return unexpected(error(StoreError::Code::Corruption, std::string(context) + ": stored value does not parse"));
+  }
+  return m;
+}
+
+// The media span from `from` to `to`, 0 when `to` is not after `from`.
+std::uint64_t span(std::uint32_t from, std::uint32_t to) {
+  const std::int32_t d = timestamp_diff(to, from);
+  return d > 0 ? static_cast<std::uint64_t>(d) : 0;
+}
+
+rocksdb::DBOptions db_options(const StoreOptions& options) {
+  rocksdb::DBOptions o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.max_background_jobs = options.background_jobs;
+  // A torn last WAL record after a kill is dropped; everything before it
+  // is recovered (the default, stated because crash safety rests on it).
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // With four column families, a rarely written one (streams, index)
+  // would keep old WAL files alive; this flushes it once the WAL grows.
+  o.max_total_wal_size = 4 * options.write_buffer_bytes;
+  o.keep_log_file_num = 4;
+  o.max_log_file_size = 16u << 20;
+  return o;
+}
+
+struct FamilyOptions {
+  rocksdb::ColumnFamilyOptions small;
+  rocksdb::ColumnFamilyOptions segments;
+};
+
+FamilyOptions family_options(const StoreOptions& options) {
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  auto table_factory = std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(table));
+
+  FamilyOptions f;
+  f.small.table_factory = table_factory;
+  f.small.write_buffer_size = 4u << 20;
+
+  f.segments.table_factory = table_factory;
+  f.segments.write_buffer_size = options.write_buffer_bytes;
+  // Compressed video does not compress: don't spend CPU trying.
+  f.segments.compression = rocksdb::kNoCompression;
+  f.segments.bottommost_compression = rocksdb::kNoCompression;
+  // Fewer levels for data that lives only as long as the DVR window.
+  f.segments.level_compaction_dynamic_level_bytes = true;
+  // Not blob files (enable_blob_files), though large values written once
+  // and deleted once are what they are for: RocksDB's secondary instances
+  // do not support them (7.8 segfaults reading a blob in
+  // DBImplSecondary::Get; facebook/rocksdb#13371 and its BlobDB wiki page
+  // say so), and rewind-export reads through a secondary.
+  return f;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> families(const StoreOptions& options) {
+  FamilyOptions f = family_options(options);
+  return {
+      {rocksdb::kDefaultColumnFamilyName, f.small},
+      {kStreamsFamily, f.small},
+      {kIndexFamily, f.small},
+      {kSegmentsFamily, f.segments},
+  };
+}
+
+// A consistent view across several reads (a StreamInfo and the entries it
+// points at). Secondary instances read a fixed view anyway (and RocksDB
+// does not take snapshots there).
+class ReadView {
+ public:
+  ReadView(rocksdb::DB& db, bool secondary) : db_(db), snapshot_(secondary ? nullptr : db.GetSnapshot()) {}
+  ~ReadView() {
+    if (snapshot_) db_.ReleaseSnapshot(snapshot_);
+  }
+  ReadView(const ReadView&) = delete;
+  ReadView& operator=(const ReadView&) = delete;
+  const rocksdb::Snapshot* get() const { return snapshot_; }
+
+ private:
+  rocksdb::DB& db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
+// What append_segment learns by walking a segment's tags: they are whole,
+// how many, where the keyframes are, and the headers in effect at its end.
+struct TagSummary {
+  std::uint32_t count = 0;
+  std::vector<std::uint32_t> keyframes;
+  std::uint32_t last_timestamp = 0;
+  std::string_view video_header;
+  std::string_view audio_header;
+  std::string_view metadata;
+};
+
+std::optional<TagSummary> summarize(const Segment& segment) {
+  TagSummary s;
+  s.last_timestamp = segment.start_ms();
+  s.video_header = segment.video_header();
+  s.audio_header = segment.audio_header();
+  s.metadata = segment.metadata();
+  TagWalker walk(segment.tags());
+  while (auto tag = walk.next()) {
+    ++s.count;
+    if (timestamp_diff(tag->timestamp, s.last_timestamp) > 0) s.last_timestamp = tag->timestamp;
+    if (tag->is_keyframe()) {
+      s.keyframes.push_back(tag->timestamp);
+    } else if (tag->is_metadata()) {
+      s.metadata = as_chars(tag->body);
+    } else if (tag->is_sequence_header()) {
+      (tag->type == flv::TagType::Video ? s.video_header : s.audio_header) = as_chars(tag->body);
+    }
+  }
+  if (walk.failed()) return std::nullopt;
+  return s;
+}
+
+}  // namespace
+
+SegmentStore::~SegmentStore() {
+  if (!db_) return;
+  for (auto* handle : {meta_, streams_, index_, segments_}) {
+    if (handle) db_->DestroyColumnFamilyHandle(handle);
+  }
+  db_->Close();
+}
+
+Expected<std::unique_ptr<SegmentStore>, StoreError> SegmentStore::open(const std::string& dir,
+                                                                       const StoreOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return unexpected(error(StoreError::Code::IoError, "create " + dir + ": " + ec.message()));
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s = rocksdb::DB::Open(db_options(options), dir, families(options), &handles, &raw);
+  if (!s.ok()) return unexpected(store_error(s, "open " + dir));
+
+  std::unique_ptr<SegmentStore> store(new SegmentStore());
+  store->db_.reset(raw);
+  store->meta_ = handles[0];
+  store->streams_ = handles[1];
+  store->index_ = handles[2];
+  store->segments_ = handles[3];
+  if (auto ok = store->init_primary(); !ok) return unexpected(ok.error());
+  return store;
+}
+
+Expected<std::unique_ptr<SegmentStore>, StoreError> SegmentStore::open_secondary(const std::string& dir,
+                                                                                 const std::string& secondary_dir,
+                                                                                 const StoreOptions& options) {
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", ec)) {
+    return unexpected(error(StoreError::Code::NotFound, "open " + dir + ": no DVR store there"));
+  }
+  rocksdb::DBOptions o = db_options(options);
+  o.create_if_missing = false;
+  o.create_missing_column_families = false;
+  // Secondaries must keep every table file open: the primary's compactions
+  // delete files, and a file opened before its deletion stays readable.
+  o.max_open_files = -1;
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s =
+      rocksdb::DB::OpenAsSecondary(o, dir, secondary_dir, families(options), &handles, &raw);
+  if (!s.ok()) return unexpected(store_error(s, "open " + dir + " as secondary"));
+
+  std::unique_ptr<SegmentStore> store(new SegmentStore());
+  store->db_.reset(raw);
+  store->secondary_ = true;
+  store->meta_ = handles[0];
+  store->streams_ = handles[1];
+  store->index_ = handles[2];
+  store->segments_ = handles[3];
+  if (auto ok = store->check_format(); !ok) return unexpected(ok.error());
+  return store;
+}
+
+Expected<void, StoreError> SegmentStore::check_format() const {
+  std::string format;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, slice(kFormatKey), &format);
+  if (s.IsNotFound()) return unexpected(error(StoreError::Code::NotFound, "no DVR store format marker"));
+  if (!s.ok()) return unexpected(store_error(s, "read format"));
+  if (format != kFormat) {
+    return unexpected(error(StoreError::Code::NotSupported, "store format \"" + format + "\", expected \"" +
+                                                                std::string(kFormat) + "\""));
+  }
+  return {};
+}
+
+Expected<void, StoreError> SegmentStore::init_primary() {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, slice(kFormatKey), &value);
+  if (s.IsNotFound()) {
+    s = db_->Put(rocksdb::WriteOptions(), meta_, slice(kFormatKey), slice(kFormat));
+    if (!s.ok()) return unexpected(store_error(s, "write format"));
+  } else if (!s.ok()) {
+    return unexpected(store_error(s, "read format"));
+  } else if (auto ok = check_format(); !ok) {
+    return ok;
+  }
+
+  s = db_->Get(rocksdb::ReadOptions(), meta_, slice(kNextRecordingKey), &value);
+  if (s.ok() && value.size() == 8) {
+    next_recording_id_ = get_u64(value.data());
+  } else if (!s.IsNotFound()) {
+    return unexpected(s.ok() ? error(StoreError::Code::Corruption, "bad next_recording_id")
+                             : store_error(s, "read next_recording_id"));
+  }
+
+  // Nobody records across a restart: a stream still marked live was being
+  // recorded when the process died.
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto info = parse<StreamInfo>(it->value(), "stream");
+    if (!info) return unexpected(info.error());
+    if (!info->live()) continue;
+    info->set_live(false);
+    batch.Put(streams_, it->key(), info->SerializeAsString());
+  }
+  if (!it->status().ok()) return unexpected(store_error(it->status(), "scan streams"));
+  if (batch.Count() > 0) {
+    s = db_->Write(rocksdb::WriteOptions(), &batch);
+    if (!s.ok()) return unexpected(store_error(s, "mark streams offline"));
+  }
+  return {};
+}
+
+Expected<void, StoreError> SegmentStore::catch_up() {
+  if (!secondary_) return {};
+  const rocksdb::Status s = db_->TryCatchUpWithPrimary();
+  if (!s.ok()) return unexpected(store_error(s, "catch up with primary"));
+  return {};
+}
+
+Expected<void, StoreError> SegmentStore::writable(std::string_view context) const {
+  if (secondary_) return unexpected(error(StoreError::Code::ReadOnly, std::string(context) + ": store opened read-only"));
+  return {};
+}
+
+Expected<std::optional<StreamInfo>, StoreError> SegmentStore::get_stream(const std::string& key,
+                                                                         const rocksdb::Snapshot* snapshot) const {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status s = db_->Get(ro, streams_, key, &value);
+  if (s.IsNotFound()) return std::optional<StreamInfo>();
+  if (!s.ok()) return unexpected(store_error(s, "read stream"));
+  auto info = parse<StreamInfo>(value, "stream");
+  if (!info) return unexpected(info.error());
+  return std::optional<StreamInfo>(std::move(*info));
+}
+
+Expected<StreamInfo, StoreError> SegmentStore::begin_recording(std::string_view app, std::string_view name,
+                                                               RecordMode mode, std::int64_t wall_ms) {
+  const std::string context = describe_stream("begin_recording", app, name);
+  if (auto ok = writable(context); !ok) return unexpected(ok.error());
+  std::lock_guard lock(write_mutex_);
+
+  // After a failed write (disk full) RocksDB refuses writes until resumed;
+  // a new publish is the natural moment to try again.
+  if (const rocksdb::Status s = db_->Resume(); !s.ok()) return unexpected(store_error(s, context));
+
+  const std::string key = stream_key(app, name);
+  auto existing = get_stream(key, nullptr);
+  if (!existing) return unexpected(existing.error());
+
+  rocksdb::WriteBatch batch;
+  StreamInfo info;
+  const bool new_recording = mode == RecordMode::NewRecording || !*existing;
+  if (!new_recording) {
+    info = std::move(**existing);
+  } else {
+    if (*existing) {
+      const std::uint64_t old = (*existing)->recording_id();
+      const std::string from = segment_key(old, 0);
+      const std::string to = segment_key(old + 1, 0);
+      batch.DeleteRange(index_, from, to);
+      batch.DeleteRange(segments_, from, to);
+    }
+    info.set_app(std::string(app));
+    info.set_name(std::string(name));
+    info.set_recording_id(next_recording_id_);
+    info.set_record_start_wall_ms(wall_ms);
+    std::string next;
+    put_u64(next, next_recording_id_ + 1);
+    batch.Put(meta_, slice(kNextRecordingKey), next);
+  }
+  info.set_live(true);
+  info.set_last_update_wall_ms(wall_ms);
+  batch.Put(streams_, key, info.SerializeAsString());
+
+  const rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!s.ok()) return unexpected(store_error(s, context));
+  if (new_recording) ++next_recording_id_;
+  return info;
+}
+
+Expected<StreamInfo, StoreError> SegmentStore::append_segment(std::string_view app, std::string_view name,
+                                                              const Segment& segment, const Retention& retention) {
+  const std::string context = describe_stream("append_segment", app, name);
+  if (auto ok = writable(context); !ok) return unexpected(ok.error());
+
+  // Checked before taking the lock: a malformed segment costs nobody else.
+  const std::optional<TagSummary> tags = summarize(segment);
+  if (!tags || tags->count == 0 || tags->count != segment.frame_count()) {
+    return unexpected(error(StoreError::Code::InvalidArgument, context + ": segment " +
+                                                                   std::to_string(segment.sequence()) +
+                                                                   " does not hold frame_count whole FLV tags"));
+  }
+
+  std::lock_guard lock(write_mutex_);
+  const std::string key = stream_key(app, name);
+  auto existing = get_stream(key, nullptr);
+  if (!existing) return unexpected(existing.error());
+  if (!*existing) return unexpected(error(StoreError::Code::NotFound, context + ": not recording"));
+  StreamInfo info = std::move(**existing);
+  if (segment.recording_id() != info.recording_id() || segment.sequence() != info.next_sequence() ||
+      segment.first_position() != info.next_position()) {
+    return unexpected(error(StoreError::Code::InvalidArgument,
+                            context + ": expected recording " + std::to_string(info.recording_id()) + " sequence " +
+                                std::to_string(info.next_sequence()) + " position " +
+                                std::to_string(info.next_position()) + ", got " +
+                                std::to_string(segment.recording_id()) + "/" + std::to_string(segment.sequence()) +
+                                "/" + std::to_string(segment.first_position())));
+  }
+
+  const std::uint64_t recording = info.recording_id();
+  const std::uint64_t sequence = segment.sequence();
+  const std::string segment_bytes = segment.SerializeAsString();
+
+  SegmentInfo entry;
+  entry.set_sequence(sequence);
+  entry.set_start_ms(segment.start_ms());
+  entry.set_duration_ms(segment.duration_ms());
+  entry.set_size_bytes(segment_bytes.size());
+  entry.set_frame_count(tags->count);
+  entry.set_first_position(segment.first_position());
+  entry.set_wall_start_ms(segment.wall_start_ms());
+  entry.mutable_keyframe_ms()->Assign(tags->keyframes.begin(), tags->keyframes.end());
+
+  if (info.next_sequence() == 0) info.set_recording_start_ms(segment.start_ms());
+  if (info.first_sequence() == info.next_sequence()) {
+    info.set_first_sequence(sequence);
+    info.set_start_ms(segment.start_ms());
+  }
+  info.set_next_sequence(sequence + 1);
+  info.set_next_position(segment.first_position() + tags->count);
+  info.set_end_ms(segment.start_ms() + segment.duration_ms());
+  info.set_total_bytes(info.total_bytes() + segment_bytes.size());
+  info.set_last_timestamp_ms(tags->last_timestamp);
+  info.set_last_update_wall_ms(segment.wall_start_ms() + segment.duration_ms());
+  info.set_metadata(std::string(tags->metadata));
+  info.set_video_header(std::string(tags->video_header));
+  info.set_audio_header(std::string(tags->audio_header));
+
+  rocksdb::WriteBatch batch;
+  const std::string segment_id = segment_key(recording, sequence);
+  batch.Put(segments_, segment_id, segment_bytes);
+  batch.Put(index_, segment_id, entry.SerializeAsString());
+
+  // Retention: walk the oldest entries while dropping one still leaves the
+  // window covering max_duration_ms, or the bytes are over max_bytes.
+  if ((retention.max_duration_ms > 0 || retention.max_bytes > 0) && info.first_sequence() < sequence) {
+    const std::string lower = segment_key(recording, info.first_sequence());
+    const rocksdb::Slice upper_slice(segment_id);  // the new segment is not in the DB yet, and stays
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_));
+    it->Seek(lower);
+    std::optional<SegmentInfo> oldest;
+    if (it->Valid()) {
+      auto parsed = parse<SegmentInfo>(it->value(), context);
+      if (!parsed) return unexpected(parsed.error());
+      oldest = std::move(*parsed);
+    }
+    const std::uint64_t first_before = info.first_sequence();
+    while (oldest && oldest->sequence() == info.first_sequence()) {
+      it->Next();
+      std::optional<SegmentInfo> following;
+      if (it->Valid()) {
+        auto parsed = parse<SegmentInfo>(it->value(), context);
+        if (!parsed) return unexpected(parsed.error());
+        following = std::move(*parsed);
+      }
+      const std::uint32_t next_start = following ? following->start_ms() : segment.start_ms();
+      const bool over_bytes = retention.max_bytes > 0 && info.total_bytes() > retention.max_bytes;
+      const bool over_duration =
+          retention.max_duration_ms > 0 && span(next_start, info.end_ms()) >= retention.max_duration_ms;
+      if (!over_bytes && !over_duration) break;
+      info.set_total_bytes(info.total_bytes() - oldest->size_bytes());
+      info.set_first_sequence(oldest->sequence() + 1);
+      info.set_start_ms(next_start);
+      oldest = std::move(following);
+    }
+    if (!it->status().ok()) return unexpected(store_error(it->status(), context));
+
+    const std::uint64_t dropped = info.first_sequence() - first_before;
+    if (dropped > kMaxPointDeletes) {
+      const std::string from = segment_key(recording, first_before);
+      const std::string to = segment_key(recording, info.first_sequence());
+      batch.DeleteRange(index_, from, to);
+      batch.DeleteRange(segments_, from, to);
+    } else {
+      for (std::uint64_t seq = first_before; seq < info.first_sequence(); ++seq) {
+        const std::string old = segment_key(recording, seq);
+        batch.Delete(index_, old);
+        batch.Delete(segments_, old);
+      }
+    }
+  }
+  batch.Put(streams_, key, info.SerializeAsString());
+
+  // sync=false with the WAL on: the batch is in the WAL (the OS page cache)
+  // before Write returns, so a killed process loses nothing; an fsync per
+  // segment would buy safety against power loss at the cost of disk
+  // latency on every segment.
+  const rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!s.ok()) return unexpected(store_error(s, context));
+  return info;
+}
+
+Expected<StreamInfo, StoreError> SegmentStore::end_recording(std::string_view app, std::string_view name,
+                                                             std::int64_t wall_ms) {
+  const std::string context = describe_stream("end_recording", app, name);
+  if (auto ok = writable(context); !ok) return unexpected(ok.error());
+  std::lock_guard lock(write_mutex_);
+  const std::string key = stream_key(app, name);
+  auto existing = get_stream(key, nullptr);
+  if (!existing) return unexpected(existing.error());
+  if (!*existing) return unexpected(error(StoreError::Code::NotFound, context + ": unknown stream"));
+  StreamInfo info = std::move(**existing);
+  info.set_live(false);
+  info.set_last_update_wall_ms(wall_ms);
+  const rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), streams_, key, info.SerializeAsString());
+  if (!s.ok()) return unexpected(store_error(s, context));
+  return info;
+}
+
+Expected<std::optional<StreamInfo>, StoreError> SegmentStore::stream_info(std::string_view app,
+                                                                          std::string_view name) const {
+  return get_stream(stream_key(app, name), nullptr);
+}
+
+Expected<std::vector<StreamInfo>, StoreError> SegmentStore::list_streams() const {
+  std::vector<StreamInfo> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto info = parse<StreamInfo>(it->value(), "list_streams");
+    if (!info) return unexpected(info.error());
+    out.push_back(std::move(*info));
+  }
+  if (!it->status().ok()) return unexpected(store_error(it->status(), "list_streams"));
+  return out;
+}
+
+Expected<std::vector<SegmentInfo>, StoreError> SegmentStore::segment_infos(std::string_view app,
+                                                                           std::string_view name,
+                                                                           std::uint64_t from_sequence,
+                                                                           std::size_t limit) const {
+  const ReadView view(*db_, secondary_);
+  auto info = get_stream(stream_key(app, name), view.get());
+  if (!info) return unexpected(info.error());
+  std::vector<SegmentInfo> out;
+  if (!*info || limit == 0) return out;
+  const StreamInfo& stream = **info;
+  const std::uint64_t from = std::max(from_sequence, stream.first_sequence());
+  if (from >= stream.next_sequence()) return out;
+
+  const std::string upper = segment_key(stream.recording_id(), stream.next_sequence());
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = view.get();
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_));
+  for (it->Seek(segment_key(stream.recording_id(), from)); it->Valid() && out.size() < limit; it->Next()) {
+    auto entry = parse<SegmentInfo>(it->value(), "segment_infos");
+    if (!entry) return unexpected(entry.error());
+    out.push_back(std::move(*entry));
+  }
+  if (!it->status().ok()) return unexpected(store_error(it->status(), "segment_infos"));
+  return out;
+}
+
+Expected<std::optional<SegmentInfo>, StoreError> SegmentStore::find_segment(std::string_view app,
+                                                                            std::string_view name,
+                                                                            std::uint32_t media_ms) const {
+  const ReadView view(*db_, secondary_);
+  auto info = get_stream(stream_key(app, name), view.get());
+  if (!info) return unexpected(info.error());
+  if (!*info || (*info)->first_sequence() == (*info)->next_sequence()) return std::optional<SegmentInfo>();
+  const StreamInfo& stream = **info;
+
+  rocksdb::ReadOptions ro;
+  ro.snapshot = view.get();
+  auto entry_at = [&](std::uint64_t sequence) -> Expected<SegmentInfo, StoreError> {
+    rocksdb::PinnableSlice value;
+    const rocksdb::Status s = db_->Get(ro, index_, segment_key(stream.recording_id(), sequence), &value);
+    if (!s.ok()) return unexpected(store_error(s, "find_segment: index entry " + std::to_string(sequence)));
+    return parse<SegmentInfo>(value, "find_segment");
+  };
+
+  // Offsets from the window's start, modulo 2^32: increasing along the
+  // sequence even across a timestamp wrap.
+  const std::uint32_t origin = stream.start_ms();
+  const std::uint32_t target = timestamp_diff(media_ms, origin) < 0 ? 0 : media_ms - origin;
+  std::uint64_t lo = stream.first_sequence();  // invariant: starts at or before target
+  std::uint64_t hi = stream.next_sequence() - 1;
+  std::optional<SegmentInfo> found;
+  while (lo < hi) {
+    const std::uint64_t mid = lo + (hi - lo + 1) / 2;
+    auto entry = entry_at(mid);
+    if (!entry) return unexpected(entry.error());
+    if (entry->start_ms() - origin <= target) {
+      lo = mid;
+      found = std::move(*entry);
+    } else {
+      hi = mid - 1;
+    }
+  }
+  if (!found || found->sequence() != lo) {
+    auto entry = entry_at(lo);
+    if (!entry) return unexpected(entry.error());
+    found = std::move(*entry);
+  }
+  return found;
+}
+
+Expected<std::optional<SharedBuffer>, StoreError> SegmentStore::read_segment_bytes(std::string_view app,
+                                                                                   std::string_view name,
+                                                                                   std::uint64_t sequence) const {
+  auto info = get_stream(stream_key(app, name), nullptr);
+  if (!info) return unexpected(info.error());
+  if (!*info) return std::optional<SharedBuffer>();
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), segments_, segment_key((*info)->recording_id(), sequence), &value);
+  if (s.IsNotFound()) return std::optional<SharedBuffer>();
+  if (!s.ok()) return unexpected(store_error(s, describe_stream("read_segment", app, name)));
+  return std::optional<SharedBuffer>(SharedBuffer::copy_of(as_bytes(std::string_view(value.data(), value.size()))));
+}
+
+Expected<std::optional<Segment>, StoreError> SegmentStore::read_segment(std::string_view app, std::string_view name,
+                                                                        std::uint64_t sequence) const {
+  auto info = get_stream(stream_key(app, name), nullptr);
+  if (!info) return unexpected(info.error());
+  if (!*info) return std::optional<Segment>();
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), segments_, segment_key((*info)->recording_id(), sequence), &value);
+  if (s.IsNotFound()) return std::optional<Segment>();
+  if (!s.ok()) return unexpected(store_error(s, describe_stream("read_segment", app, name)));
+  auto segment = parse<Segment>(value, describe_stream("read_segment", app, name));
+  if (!segment) return unexpected(segment.error());
+  return std::optional<Segment>(std::move(*segment));
+}
+
+}  // namespace rw::dvr
