@@ -12,8 +12,10 @@
 #include "common/base/clock.hpp"
 #include "common/base/log.hpp"
 #include "common/config/config_loader.hpp"
+#include "common/dvr/segment_store.hpp"
 #include "common/media/stream_hub.hpp"
 #include "common/server/server.hpp"
+#include "common/server/dvr_access.hpp"
 #include "common/server/server_config.hpp"
 
 extern char** environ;
@@ -62,11 +64,23 @@ int main(int argc, char** argv) {
   // A player that disconnects while we write must not kill the process.
   ::signal(SIGPIPE, SIG_IGN);
 
+  // The DVR store: recordings of every application live here.
+  rw::dvr::StoreOptions store_options;
+  store_options.log = &log;
+  const std::string store_dir = (std::filesystem::path(config.data_dir()) / "dvr").string();
+  auto store = rw::dvr::SegmentStore::open(store_dir, store_options);
+  if (!store) {
+    log.error() << "cannot open the DVR store in " << store_dir << ": " << store.error().message;
+    return 1;
+  }
+  rw::server::DvrAccess dvr(std::move(*store), 2);
+
   const rw::server::ServerOptions options = rw::server::server_options(config);
   rw::media::StreamRegistry streams(rw::server::hub_options(config));
   rw::server::EventBus events;
   rw::server::log_events(events, log);
   rw::server::ServerContext context(options, log, clock, streams, events);
+  context.dvr = &dvr;
 
   auto server = rw::server::Server::create(context);
   if (!server) {
@@ -83,7 +97,10 @@ int main(int argc, char** argv) {
     log.info() << "signal " << signal << ": shutting down";
   });
   main_io.run();
+  // Publishers unpublish as their connections close; their recorders queue
+  // their last segments, which the DVR writer stores before it stops.
   (*server)->stop();
+  dvr.stop();
   log.info() << "rewind-origin stopped";
   return 0;
 }

@@ -1,7 +1,7 @@
 // The crash test's child process (segment_store_test.cpp): records the
 // real test frames into a store as fast as it can, printing each stored
 // segment's sequence on its own line, until killed (or until it has stored
-// the number of segments given).
+// the number of segments given, then ends the recording).
 //
 //   rewind_dvr_crash_writer DIR APP NAME record|append [MAX_SEGMENTS [WRITE_BUFFER_BYTES]]
 //
@@ -62,7 +62,10 @@ int main(int argc, char** argv) {
       }
       std::printf("%llu\n", static_cast<unsigned long long>(segment->sequence()));
       std::fflush(stdout);
-      if (max_segments > 0 && ++stored >= max_segments) return 0;
+      if (max_segments > 0 && ++stored >= max_segments) {
+        auto ended = (*store)->end_recording(app, name, wall);
+        return ended ? 0 : 1;
+      }
     }
   }
 }

@@ -15,9 +15,8 @@ constexpr std::size_t kInfoBatch = 64;
 ExportError failure(ExportError::Code code, std::string message) { return {code, std::move(message)}; }
 ExportError store_failure(const StoreError& e) { return {ExportError::Code::Store, e.describe()}; }
 
-// Where the file starts: a tag of segment `sequence` stamped `timestamp`,
-// a keyframe (or, in audio-only recordings, the first audio frame at or
-// after it).
+// Where the file starts: the tag of segment `sequence` stamped `timestamp`,
+// a keyframe (in audio-only recordings, an audio frame).
 struct StartPoint {
   std::uint64_t sequence = 0;
   std::uint32_t timestamp = 0;
@@ -62,9 +61,21 @@ Expected<StartPoint, ExportError> find_start(const SegmentStore& store, std::str
     sequence = batch->back().sequence() + 1;
   }
 
-  // No keyframe anywhere: an audio-only recording.
-  const std::uint32_t start = timestamp_diff(from_ms, located.start_ms()) > 0 ? from_ms : located.start_ms();
-  return StartPoint{located.sequence(), start, true};
+  // No keyframe anywhere: an audio-only recording. Start at its first
+  // audio frame at or after from_ms.
+  for (std::uint64_t sequence = located.sequence();; ++sequence) {
+    auto segment = store.read_segment(app, name, sequence);
+    if (!segment) return unexpected(store_failure(segment.error()));
+    if (!*segment) break;
+    TagWalker walk((*segment)->tags());
+    while (auto tag = walk.next()) {
+      if (tag->type == flv::TagType::Audio && !tag->is_sequence_header() &&
+          timestamp_diff(tag->timestamp, from_ms) >= 0) {
+        return StartPoint{sequence, tag->timestamp, true};
+      }
+    }
+  }
+  return unexpected(failure(ExportError::Code::Empty, "no frame in the range"));
 }
 
 // What the two passes do with the range.
@@ -112,11 +123,9 @@ Expected<void, ExportError> walk_range(const SegmentStore& store, std::string_vi
       while (auto tag = walk.next()) {
         const bool media = tag->type != flv::TagType::Script;
         if (!started) {
-          const bool is_start =
-              start.audio_only
-                  ? tag->type == flv::TagType::Audio && !tag->is_sequence_header() &&
-                        timestamp_diff(tag->timestamp, start.timestamp) >= 0
-                  : tag->timestamp == start.timestamp && tag->is_keyframe();
+          const bool is_start = tag->timestamp == start.timestamp &&
+                                (start.audio_only ? tag->type == flv::TagType::Audio && !tag->is_sequence_header()
+                                                  : tag->is_keyframe());
           if (!is_start) {
             // Before the start: only the headers it changes matter.
             if (tag->is_metadata()) {
@@ -256,6 +265,13 @@ Expected<ExportSummary, ExportError> export_flv(const SegmentStore& store, std::
   const StreamInfo& stream = **info;
   if (stream.first_sequence() == stream.next_sequence()) {
     return unexpected(failure(ExportError::Code::NotFound, "nothing recorded"));
+  }
+  auto complete = store.stream_complete(app, name);
+  if (!complete) return unexpected(store_failure(complete.error()));
+  if (!*complete) {
+    return unexpected(failure(ExportError::Code::Changed,
+                              "the store's view misses part of the index (a secondary opened while the origin "
+                              "switched WAL files): catch up and try again"));
   }
   if (range.to_ms && timestamp_diff(*range.to_ms, range.from_ms) < 0) {
     return unexpected(failure(ExportError::Code::Empty, "the range ends before it starts"));

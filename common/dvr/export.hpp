@@ -10,7 +10,8 @@
 // must not change between the passes in a way that touches the range: a
 // secondary store (open_secondary) gives a fixed view; against a live
 // primary, retention deleting the range's start meanwhile fails the export
-// with Changed.
+// with Changed. Nothing reaches the sink before pass 2, so an export that
+// fails with Changed before writing can simply be retried.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +32,7 @@ struct ExportRange {
   // audio-only streams, the first audio frame at or after from_ms), and
   // holds every frame stamped up to to_ms (nullopt: to the end).
   std::uint32_t from_ms = 0;
-  std::optional<std::uint32_t> to_ms;
+  std::optional<std::uint32_t> to_ms = std::nullopt;
 };
 
 struct ExportError {
@@ -39,7 +40,8 @@ struct ExportError {
     NotFound,  // no such stream, or nothing recorded
     Empty,     // no frame in the range
     Store,     // the store failed (message says how)
-    Changed,   // the range changed between the two passes (retention, a new recording)
+    Changed,   // the range changed between the two passes (retention, a new recording), or a
+               // secondary's view is incomplete (SegmentStore::stream_complete): catch up, retry
     Format,    // a tag too large for FLV, or a malformed stored segment
     Write,     // the sink refused the bytes
   };

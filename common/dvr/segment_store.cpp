@@ -11,20 +11,27 @@
 #include <system_error>
 #include <utility>
 
+#include "common/dvr/rocksdb_log.hpp"
 #include "common/dvr/segment_tags.hpp"
 #include "common/dvr/segmenter.hpp"
 
 namespace rw::dvr {
 namespace {
 
-constexpr std::string_view kFormatKey = "format";
+// Key prefixes: one column family, so that a secondary's view (an LSM
+// tree plus a replayed WAL) is always a prefix of the writes. With one
+// family per kind, a secondary saw a segment's delete (its family flushed)
+// but not its index entry's (replayed from the WAL): an entry whose
+// segment was gone.
+constexpr char kStreamPrefix = 's';
+constexpr char kIndexPrefix = 'i';
+constexpr char kSegmentPrefix = 'g';
+
+// 'm': the store's own keys.
+constexpr std::string_view kFormatKey = "mformat";
 // Bump when keys or values change meaning; open() refuses other formats.
 constexpr std::string_view kFormat = "rewind-dvr 1";
-constexpr std::string_view kNextRecordingKey = "next_recording_id";
-
-constexpr const char* kStreamsFamily = "streams";
-constexpr const char* kIndexFamily = "index";
-constexpr const char* kSegmentsFamily = "segments";
+constexpr std::string_view kNextRecordingKey = "mnext_recording_id";
 
 // Retention usually drops one segment per append: point deletes. A range
 // tombstone per append would pile up in the memtable and slow every read;
@@ -47,7 +54,8 @@ std::uint64_t get_u64(const char* p) {
 // byte may appear in a name.
 std::string stream_key(std::string_view app, std::string_view name) {
   std::string key;
-  key.reserve(4 + app.size() + name.size());
+  key.reserve(5 + app.size() + name.size());
+  key.push_back(kStreamPrefix);
   const auto size = static_cast<std::uint32_t>(app.size());
   for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>(size >> shift));
   key.append(app);
@@ -55,13 +63,25 @@ std::string stream_key(std::string_view app, std::string_view name) {
   return key;
 }
 
-std::string segment_key(std::uint64_t recording_id, std::uint64_t sequence) {
+std::string recording_key(char prefix, std::uint64_t recording_id, std::uint64_t sequence) {
   std::string key;
-  key.reserve(16);
+  key.reserve(17);
+  key.push_back(prefix);
   put_u64(key, recording_id);
   put_u64(key, sequence);
   return key;
 }
+std::string index_key(std::uint64_t recording_id, std::uint64_t sequence) {
+  return recording_key(kIndexPrefix, recording_id, sequence);
+}
+std::string segment_key(std::uint64_t recording_id, std::uint64_t sequence) {
+  return recording_key(kSegmentPrefix, recording_id, sequence);
+}
+
+// Every stream key is in [kStreamPrefix, kStreamPrefix + 1).
+constexpr std::string_view kStreamsBegin{&kStreamPrefix, 1};
+constexpr char kStreamsEndChar = kStreamPrefix + 1;
+constexpr std::string_view kStreamsEnd{&kStreamsEndChar, 1};
 
 std::string describe_stream(std::string_view what, std::string_view app, std::string_view name) {
   std::string out(what);
@@ -89,59 +109,31 @@ std::uint64_t span(std::uint32_t from, std::uint32_t to) {
   return d > 0 ? static_cast<std::uint64_t>(d) : 0;
 }
 
-rocksdb::DBOptions db_options(const StoreOptions& options) {
-  rocksdb::DBOptions o;
+rocksdb::Options db_options(const StoreOptions& options, std::string log_path) {
+  rocksdb::Options o;
+  o.info_log = std::make_shared<RocksLog>(std::move(log_path), options.log);
   o.create_if_missing = true;
-  o.create_missing_column_families = true;
   o.max_background_jobs = options.background_jobs;
   // A torn last WAL record after a kill is dropped; everything before it
   // is recovered (the default, stated because crash safety rests on it).
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-  // With four column families, a rarely written one (streams, index)
-  // would keep old WAL files alive; this flushes it once the WAL grows.
-  o.max_total_wal_size = 4 * options.write_buffer_bytes;
-  o.keep_log_file_num = 4;
-  o.max_log_file_size = 16u << 20;
-  return o;
-}
 
-struct FamilyOptions {
-  rocksdb::ColumnFamilyOptions small;
-  rocksdb::ColumnFamilyOptions segments;
-};
-
-FamilyOptions family_options(const StoreOptions& options) {
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  auto table_factory = std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(table));
-
-  FamilyOptions f;
-  f.small.table_factory = table_factory;
-  f.small.write_buffer_size = 4u << 20;
-
-  f.segments.table_factory = table_factory;
-  f.segments.write_buffer_size = options.write_buffer_bytes;
-  // Compressed video does not compress: don't spend CPU trying.
-  f.segments.compression = rocksdb::kNoCompression;
-  f.segments.bottommost_compression = rocksdb::kNoCompression;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  o.write_buffer_size = options.write_buffer_bytes;
+  // Compressed video does not compress: don't spend CPU trying (the rest,
+  // index entries and stream states, is small).
+  o.compression = rocksdb::kNoCompression;
+  o.bottommost_compression = rocksdb::kNoCompression;
   // Fewer levels for data that lives only as long as the DVR window.
-  f.segments.level_compaction_dynamic_level_bytes = true;
+  o.level_compaction_dynamic_level_bytes = true;
   // Not blob files (enable_blob_files), though large values written once
   // and deleted once are what they are for: RocksDB's secondary instances
   // do not support them (7.8 segfaults reading a blob in
   // DBImplSecondary::Get; facebook/rocksdb#13371 and its BlobDB wiki page
   // say so), and rewind-export reads through a secondary.
-  return f;
-}
-
-std::vector<rocksdb::ColumnFamilyDescriptor> families(const StoreOptions& options) {
-  FamilyOptions f = family_options(options);
-  return {
-      {rocksdb::kDefaultColumnFamilyName, f.small},
-      {kStreamsFamily, f.small},
-      {kIndexFamily, f.small},
-      {kSegmentsFamily, f.segments},
-  };
+  return o;
 }
 
 // A consistent view across several reads (a StreamInfo and the entries it
@@ -198,11 +190,7 @@ std::optional<TagSummary> summarize(const Segment& segment) {
 }  // namespace
 
 SegmentStore::~SegmentStore() {
-  if (!db_) return;
-  for (auto* handle : {meta_, streams_, index_, segments_}) {
-    if (handle) db_->DestroyColumnFamilyHandle(handle);
-  }
-  db_->Close();
+  if (db_) db_->Close();
 }
 
 Expected<std::unique_ptr<SegmentStore>, StoreError> SegmentStore::open(const std::string& dir,
@@ -211,17 +199,12 @@ Expected<std::unique_ptr<SegmentStore>, StoreError> SegmentStore::open(const std
   std::filesystem::create_directories(dir, ec);
   if (ec) return unexpected(error(StoreError::Code::IoError, "create " + dir + ": " + ec.message()));
 
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  const rocksdb::Status s = rocksdb::DB::Open(db_options(options), dir, families(options), &handles, &raw);
+  const rocksdb::Status s = rocksdb::DB::Open(db_options(options, dir + "/LOG"), dir, &raw);
   if (!s.ok()) return unexpected(store_error(s, "open " + dir));
 
   std::unique_ptr<SegmentStore> store(new SegmentStore());
   store->db_.reset(raw);
-  store->meta_ = handles[0];
-  store->streams_ = handles[1];
-  store->index_ = handles[2];
-  store->segments_ = handles[3];
   if (auto ok = store->init_primary(); !ok) return unexpected(ok.error());
   return store;
 }
@@ -233,33 +216,26 @@ Expected<std::unique_ptr<SegmentStore>, StoreError> SegmentStore::open_secondary
   if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", ec)) {
     return unexpected(error(StoreError::Code::NotFound, "open " + dir + ": no DVR store there"));
   }
-  rocksdb::DBOptions o = db_options(options);
+  rocksdb::Options o = db_options(options, "");  // the scratch directory is not worth a log
   o.create_if_missing = false;
-  o.create_missing_column_families = false;
   // Secondaries must keep every table file open: the primary's compactions
   // delete files, and a file opened before its deletion stays readable.
   o.max_open_files = -1;
 
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  const rocksdb::Status s =
-      rocksdb::DB::OpenAsSecondary(o, dir, secondary_dir, families(options), &handles, &raw);
+  const rocksdb::Status s = rocksdb::DB::OpenAsSecondary(o, dir, secondary_dir, &raw);
   if (!s.ok()) return unexpected(store_error(s, "open " + dir + " as secondary"));
 
   std::unique_ptr<SegmentStore> store(new SegmentStore());
   store->db_.reset(raw);
   store->secondary_ = true;
-  store->meta_ = handles[0];
-  store->streams_ = handles[1];
-  store->index_ = handles[2];
-  store->segments_ = handles[3];
   if (auto ok = store->check_format(); !ok) return unexpected(ok.error());
   return store;
 }
 
 Expected<void, StoreError> SegmentStore::check_format() const {
   std::string format;
-  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, slice(kFormatKey), &format);
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), slice(kFormatKey), &format);
   if (s.IsNotFound()) return unexpected(error(StoreError::Code::NotFound, "no DVR store format marker"));
   if (!s.ok()) return unexpected(store_error(s, "read format"));
   if (format != kFormat) {
@@ -271,9 +247,9 @@ Expected<void, StoreError> SegmentStore::check_format() const {
 
 Expected<void, StoreError> SegmentStore::init_primary() {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, slice(kFormatKey), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), slice(kFormatKey), &value);
   if (s.IsNotFound()) {
-    s = db_->Put(rocksdb::WriteOptions(), meta_, slice(kFormatKey), slice(kFormat));
+    s = db_->Put(rocksdb::WriteOptions(), slice(kFormatKey), slice(kFormat));
     if (!s.ok()) return unexpected(store_error(s, "write format"));
   } else if (!s.ok()) {
     return unexpected(store_error(s, "read format"));
@@ -281,7 +257,7 @@ Expected<void, StoreError> SegmentStore::init_primary() {
     return ok;
   }
 
-  s = db_->Get(rocksdb::ReadOptions(), meta_, slice(kNextRecordingKey), &value);
+  s = db_->Get(rocksdb::ReadOptions(), slice(kNextRecordingKey), &value);
   if (s.ok() && value.size() == 8) {
     next_recording_id_ = get_u64(value.data());
   } else if (!s.IsNotFound()) {
@@ -292,13 +268,16 @@ Expected<void, StoreError> SegmentStore::init_primary() {
   // Nobody records across a restart: a stream still marked live was being
   // recorded when the process died.
   rocksdb::WriteBatch batch;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  const rocksdb::Slice end = slice(kStreamsEnd);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &end;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(slice(kStreamsBegin)); it->Valid(); it->Next()) {
     auto info = parse<StreamInfo>(it->value(), "stream");
     if (!info) return unexpected(info.error());
     if (!info->live()) continue;
     info->set_live(false);
-    batch.Put(streams_, it->key(), info->SerializeAsString());
+    batch.Put(it->key(), info->SerializeAsString());
   }
   if (!it->status().ok()) return unexpected(store_error(it->status(), "scan streams"));
   if (batch.Count() > 0) {
@@ -315,6 +294,32 @@ Expected<void, StoreError> SegmentStore::catch_up() {
   return {};
 }
 
+Expected<void, StoreError> SegmentStore::write(rocksdb::WriteBatch& batch, std::string_view context) {
+  if (last_write_error_) {
+    // After a failed write (a full disk) RocksDB stops writing until it
+    // recovers, and 7.8 must not be written to before that: it may reuse
+    // the failed WAL writer and abort on an assertion (see rocksdb_log.hpp).
+    // Resume() is Busy while RocksDB recovers by itself (it polls for free
+    // space after a full disk).
+    if (const rocksdb::Status s = db_->Resume(); !s.ok()) {
+      StoreError e = *last_write_error_;
+      e.message = std::string(context) + ": not writing until the store recovers from: " + e.message;
+      return unexpected(std::move(e));
+    }
+    last_write_error_.reset();
+  }
+  // sync=false with the WAL on: the batch is in the WAL (the OS page cache)
+  // before Write returns, so a killed process loses nothing; an fsync per
+  // segment would buy safety against power loss at the cost of disk
+  // latency on every segment.
+  const rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!s.ok()) {
+    last_write_error_ = store_error(s, context);
+    return unexpected(*last_write_error_);
+  }
+  return {};
+}
+
 Expected<void, StoreError> SegmentStore::writable(std::string_view context) const {
   if (secondary_) return unexpected(error(StoreError::Code::ReadOnly, std::string(context) + ": store opened read-only"));
   return {};
@@ -325,7 +330,7 @@ Expected<std::optional<StreamInfo>, StoreError> SegmentStore::get_stream(const s
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot;
   rocksdb::PinnableSlice value;
-  const rocksdb::Status s = db_->Get(ro, streams_, key, &value);
+  const rocksdb::Status s = db_->Get(ro, db_->DefaultColumnFamily(), key, &value);
   if (s.IsNotFound()) return std::optional<StreamInfo>();
   if (!s.ok()) return unexpected(store_error(s, "read stream"));
   auto info = parse<StreamInfo>(value, "stream");
@@ -339,10 +344,6 @@ Expected<StreamInfo, StoreError> SegmentStore::begin_recording(std::string_view 
   if (auto ok = writable(context); !ok) return unexpected(ok.error());
   std::lock_guard lock(write_mutex_);
 
-  // After a failed write (disk full) RocksDB refuses writes until resumed;
-  // a new publish is the natural moment to try again.
-  if (const rocksdb::Status s = db_->Resume(); !s.ok()) return unexpected(store_error(s, context));
-
   const std::string key = stream_key(app, name);
   auto existing = get_stream(key, nullptr);
   if (!existing) return unexpected(existing.error());
@@ -355,25 +356,23 @@ Expected<StreamInfo, StoreError> SegmentStore::begin_recording(std::string_view 
   } else {
     if (*existing) {
       const std::uint64_t old = (*existing)->recording_id();
-      const std::string from = segment_key(old, 0);
-      const std::string to = segment_key(old + 1, 0);
-      batch.DeleteRange(index_, from, to);
-      batch.DeleteRange(segments_, from, to);
+      batch.DeleteRange(index_key(old, 0), index_key(old + 1, 0));
+      batch.DeleteRange(segment_key(old, 0), segment_key(old + 1, 0));
     }
     info.set_app(std::string(app));
     info.set_name(std::string(name));
     info.set_recording_id(next_recording_id_);
     info.set_record_start_wall_ms(wall_ms);
+    info.set_next_position(1);  // as SegmenterStart: 0 is Frame::position's "not recorded"
     std::string next;
     put_u64(next, next_recording_id_ + 1);
-    batch.Put(meta_, slice(kNextRecordingKey), next);
+    batch.Put(slice(kNextRecordingKey), next);
   }
   info.set_live(true);
   info.set_last_update_wall_ms(wall_ms);
-  batch.Put(streams_, key, info.SerializeAsString());
+  batch.Put(key, info.SerializeAsString());
 
-  const rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
-  if (!s.ok()) return unexpected(store_error(s, context));
+  if (auto ok = write(batch, context); !ok) return unexpected(ok.error());
   if (new_recording) ++next_recording_id_;
   return info;
 }
@@ -437,18 +436,18 @@ Expected<StreamInfo, StoreError> SegmentStore::append_segment(std::string_view a
   info.set_audio_header(std::string(tags->audio_header));
 
   rocksdb::WriteBatch batch;
-  const std::string segment_id = segment_key(recording, sequence);
-  batch.Put(segments_, segment_id, segment_bytes);
-  batch.Put(index_, segment_id, entry.SerializeAsString());
+  batch.Put(segment_key(recording, sequence), segment_bytes);
+  const std::string entry_key = index_key(recording, sequence);
+  batch.Put(entry_key, entry.SerializeAsString());
 
   // Retention: walk the oldest entries while dropping one still leaves the
   // window covering max_duration_ms, or the bytes are over max_bytes.
   if ((retention.max_duration_ms > 0 || retention.max_bytes > 0) && info.first_sequence() < sequence) {
-    const std::string lower = segment_key(recording, info.first_sequence());
-    const rocksdb::Slice upper_slice(segment_id);  // the new segment is not in the DB yet, and stays
+    const std::string lower = index_key(recording, info.first_sequence());
+    const rocksdb::Slice upper_slice(entry_key);  // the new segment is not in the DB yet, and stays
     rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
     it->Seek(lower);
     std::optional<SegmentInfo> oldest;
     if (it->Valid()) {
@@ -479,26 +478,18 @@ Expected<StreamInfo, StoreError> SegmentStore::append_segment(std::string_view a
 
     const std::uint64_t dropped = info.first_sequence() - first_before;
     if (dropped > kMaxPointDeletes) {
-      const std::string from = segment_key(recording, first_before);
-      const std::string to = segment_key(recording, info.first_sequence());
-      batch.DeleteRange(index_, from, to);
-      batch.DeleteRange(segments_, from, to);
+      batch.DeleteRange(index_key(recording, first_before), index_key(recording, info.first_sequence()));
+      batch.DeleteRange(segment_key(recording, first_before), segment_key(recording, info.first_sequence()));
     } else {
       for (std::uint64_t seq = first_before; seq < info.first_sequence(); ++seq) {
-        const std::string old = segment_key(recording, seq);
-        batch.Delete(index_, old);
-        batch.Delete(segments_, old);
+        batch.Delete(index_key(recording, seq));
+        batch.Delete(segment_key(recording, seq));
       }
     }
   }
-  batch.Put(streams_, key, info.SerializeAsString());
+  batch.Put(key, info.SerializeAsString());
 
-  // sync=false with the WAL on: the batch is in the WAL (the OS page cache)
-  // before Write returns, so a killed process loses nothing; an fsync per
-  // segment would buy safety against power loss at the cost of disk
-  // latency on every segment.
-  const rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
-  if (!s.ok()) return unexpected(store_error(s, context));
+  if (auto ok = write(batch, context); !ok) return unexpected(ok.error());
   return info;
 }
 
@@ -514,8 +505,9 @@ Expected<StreamInfo, StoreError> SegmentStore::end_recording(std::string_view ap
   StreamInfo info = std::move(**existing);
   info.set_live(false);
   info.set_last_update_wall_ms(wall_ms);
-  const rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), streams_, key, info.SerializeAsString());
-  if (!s.ok()) return unexpected(store_error(s, context));
+  rocksdb::WriteBatch batch;
+  batch.Put(key, info.SerializeAsString());
+  if (auto ok = write(batch, context); !ok) return unexpected(ok.error());
   return info;
 }
 
@@ -526,8 +518,11 @@ Expected<std::optional<StreamInfo>, StoreError> SegmentStore::stream_info(std::s
 
 Expected<std::vector<StreamInfo>, StoreError> SegmentStore::list_streams() const {
   std::vector<StreamInfo> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  const rocksdb::Slice end = slice(kStreamsEnd);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &end;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(slice(kStreamsBegin)); it->Valid(); it->Next()) {
     auto info = parse<StreamInfo>(it->value(), "list_streams");
     if (!info) return unexpected(info.error());
     out.push_back(std::move(*info));
@@ -549,19 +544,41 @@ Expected<std::vector<SegmentInfo>, StoreError> SegmentStore::segment_infos(std::
   const std::uint64_t from = std::max(from_sequence, stream.first_sequence());
   if (from >= stream.next_sequence()) return out;
 
-  const std::string upper = segment_key(stream.recording_id(), stream.next_sequence());
+  const std::string upper = index_key(stream.recording_id(), stream.next_sequence());
   const rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
   ro.snapshot = view.get();
   ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_));
-  for (it->Seek(segment_key(stream.recording_id(), from)); it->Valid() && out.size() < limit; it->Next()) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(index_key(stream.recording_id(), from)); it->Valid() && out.size() < limit; it->Next()) {
     auto entry = parse<SegmentInfo>(it->value(), "segment_infos");
     if (!entry) return unexpected(entry.error());
     out.push_back(std::move(*entry));
   }
   if (!it->status().ok()) return unexpected(store_error(it->status(), "segment_infos"));
   return out;
+}
+
+Expected<bool, StoreError> SegmentStore::stream_complete(std::string_view app, std::string_view name) const {
+  const ReadView view(*db_, secondary_);
+  auto info = get_stream(stream_key(app, name), view.get());
+  if (!info) return unexpected(info.error());
+  if (!*info) return true;
+  const StreamInfo& stream = **info;
+  const std::string upper = index_key(stream.recording_id(), stream.next_sequence());
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = view.get();
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  std::uint64_t expected = stream.first_sequence();
+  for (it->Seek(index_key(stream.recording_id(), expected)); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (key.size() != 17 || get_u64(key.data() + 9) != expected) return false;
+    ++expected;
+  }
+  if (!it->status().ok()) return unexpected(store_error(it->status(), "stream_complete"));
+  return expected == stream.next_sequence();
 }
 
 Expected<std::optional<SegmentInfo>, StoreError> SegmentStore::find_segment(std::string_view app,
@@ -577,7 +594,8 @@ Expected<std::optional<SegmentInfo>, StoreError> SegmentStore::find_segment(std:
   ro.snapshot = view.get();
   auto entry_at = [&](std::uint64_t sequence) -> Expected<SegmentInfo, StoreError> {
     rocksdb::PinnableSlice value;
-    const rocksdb::Status s = db_->Get(ro, index_, segment_key(stream.recording_id(), sequence), &value);
+    const rocksdb::Status s =
+        db_->Get(ro, db_->DefaultColumnFamily(), index_key(stream.recording_id(), sequence), &value);
     if (!s.ok()) return unexpected(store_error(s, "find_segment: index entry " + std::to_string(sequence)));
     return parse<SegmentInfo>(value, "find_segment");
   };
@@ -616,7 +634,8 @@ Expected<std::optional<SharedBuffer>, StoreError> SegmentStore::read_segment_byt
   if (!*info) return std::optional<SharedBuffer>();
   rocksdb::PinnableSlice value;
   const rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), segments_, segment_key((*info)->recording_id(), sequence), &value);
+      db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), segment_key((*info)->recording_id(), sequence),
+               &value);
   if (s.IsNotFound()) return std::optional<SharedBuffer>();
   if (!s.ok()) return unexpected(store_error(s, describe_stream("read_segment", app, name)));
   return std::optional<SharedBuffer>(SharedBuffer::copy_of(as_bytes(std::string_view(value.data(), value.size()))));
@@ -629,7 +648,8 @@ Expected<std::optional<Segment>, StoreError> SegmentStore::read_segment(std::str
   if (!*info) return std::optional<Segment>();
   rocksdb::PinnableSlice value;
   const rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), segments_, segment_key((*info)->recording_id(), sequence), &value);
+      db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), segment_key((*info)->recording_id(), sequence),
+               &value);
   if (s.IsNotFound()) return std::optional<Segment>();
   if (!s.ok()) return unexpected(store_error(s, describe_stream("read_segment", app, name)));
   auto segment = parse<Segment>(value, describe_stream("read_segment", app, name));

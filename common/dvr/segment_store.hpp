@@ -2,12 +2,14 @@
 // state in one RocksDB database under --data-dir. How to store, not when
 // to cut (that is the Segmenter) nor how to play (the DVR cursor).
 //
-// Layout (column families; keys are binary, big-endian, so they sort in
-// numeric order and cannot collide whatever a stream is named):
-//   default   "format" -> "rewind-dvr 1"; "next_recording_id" -> u64
-//   streams   u32 len(app) . app . name         -> StreamInfo
-//   index     u64 recording_id . u64 sequence   -> SegmentInfo
-//   segments  u64 recording_id . u64 sequence   -> Segment
+// Layout: one column family (a secondary reader's view is then always a
+// prefix of the writes), keys binary and big-endian, so they sort in
+// numeric order and cannot collide whatever a stream is named:
+//   'm' "format"                           -> "rewind-dvr 1"
+//   'm' "next_recording_id"                -> u64
+//   's' u32 len(app) . app . name          -> StreamInfo
+//   'i' u64 recording_id . u64 sequence    -> SegmentInfo
+//   'g' u64 recording_id . u64 sequence    -> Segment
 // Segments are stored under their recording, not their stream name: a new
 // recording of a name never mixes with, and is never confused with, the old
 // one's segments (a reader checks Segment::recording_id). Segments are
@@ -26,9 +28,14 @@
 // sync=false. A killed process (kill -9, a crash) loses nothing written:
 // the WAL is in the OS page cache. A power loss may lose the last seconds.
 //
+// Errors: after a write fails (NoSpace: the disk is full; IoError), every
+// write fails with the same code until RocksDB has recovered: it polls for
+// free space by itself every few seconds, and the next write after that
+// succeeds. Reads go on meanwhile.
+//
 // Another process (rewind-export) reads while the origin runs with
-// open_secondary(): a RocksDB secondary instance, a consistent view as of
-// its open or last catch_up().
+// open_secondary(): a RocksDB secondary instance, a fixed view as of its
+// open or last catch_up(). Not always a whole one: see stream_complete().
 #pragma once
 
 #include <cstddef>
@@ -41,14 +48,15 @@
 #include <vector>
 
 #include "common/base/expected.hpp"
+#include "common/base/log.hpp"
 #include "common/base/shared_buffer.hpp"
 #include "common/dvr/store_error.hpp"
 #include "proto/dvr.pb.h"
 
 namespace rocksdb {
-class ColumnFamilyHandle;
 class DB;
 class Snapshot;
+class WriteBatch;
 }  // namespace rocksdb
 
 namespace rw::dvr {
@@ -69,14 +77,19 @@ struct Retention {
 };
 
 struct StoreOptions {
-  // RocksDB's block cache, shared by every column family (segments too:
-  // a player following the live edge reads what was just written).
+  // RocksDB's block cache (index entries, stream states and recently
+  // read segments; the OS page cache holds the rest).
   std::size_t block_cache_bytes = 32u << 20;
-  // Memtable size per column family: recorded bytes buffered in memory
-  // (and in the WAL) before a flush writes them to files.
+  // Recorded bytes buffered in memory (and in the WAL) before a flush
+  // writes them to a table file; a cursor near the live edge reads from
+  // here. Disk use runs up to about 4x this above the stored segments:
+  // deleted segments take that long to be compacted away.
   std::size_t write_buffer_bytes = 64u << 20;
   // Flush and compaction threads.
   int background_jobs = 2;
+  // RocksDB's own warnings and errors go here too (prefixed "rocksdb: ");
+  // everything it says goes to the LOG file in the store's directory.
+  const Logger* log = nullptr;
 };
 
 class SegmentStore {
@@ -104,6 +117,14 @@ class SegmentStore {
   bool read_only() const { return secondary_; }
   // Secondary only: catches up with what the primary wrote since.
   Expected<void, StoreError> catch_up();
+  // Whether the stream's index holds every entry its StreamInfo lists
+  // (true for an unknown stream). Always so on a primary. A secondary's
+  // view can miss a stretch of writes: RocksDB 7.8's secondary replays the
+  // WAL files it finds, and when the primary flushes and deletes one while
+  // the secondary opens or catches up, what it held is in neither. Seen
+  // with small write buffers (frequent WAL switches); catch_up() and check
+  // again.
+  Expected<bool, StoreError> stream_complete(std::string_view app, std::string_view name) const;
 
   // --- Writing (the Recorder) ---
 
@@ -112,8 +133,7 @@ class SegmentStore {
   // starts a new recording_id; Append keeps them and continues
   // sequence/position numbering (feed the Segmenter SegmenterStart::after()
   // the returned StreamInfo, and shift timestamps to continue after
-  // last_timestamp_ms). Sets live. Also where the store recovers from an
-  // earlier disk-full or I/O error (RocksDB stops writing after one).
+  // last_timestamp_ms). Sets live.
   Expected<StreamInfo, StoreError> begin_recording(std::string_view app, std::string_view name, RecordMode mode,
                                                    std::int64_t wall_ms);
 
@@ -127,7 +147,8 @@ class SegmentStore {
   Expected<StreamInfo, StoreError> append_segment(std::string_view app, std::string_view name,
                                                   const Segment& segment, const Retention& retention);
 
-  // The publish ended: live = false, last_update_wall_ms = wall_ms.
+  // The publish ended: live = false, last_update_wall_ms = wall_ms. (Flush
+  // the Segmenter and append its last segment first.)
   Expected<StreamInfo, StoreError> end_recording(std::string_view app, std::string_view name,
                                                  std::int64_t wall_ms);
 
@@ -155,7 +176,9 @@ class SegmentStore {
                                                                 std::uint32_t media_ms) const;
 
   // A stored segment of the stream's current recording; nullopt when it is
-  // not (or no longer) stored.
+  // not (or no longer) stored. If a `record` publish may have started the
+  // stream over since the caller read its StreamInfo, compare
+  // Segment::recording_id (sequences restart at 0).
   Expected<std::optional<Segment>, StoreError> read_segment(std::string_view app, std::string_view name,
                                                             std::uint64_t sequence) const;
   // The same, as the serialized Segment message, unparsed: what a relay
@@ -170,16 +193,16 @@ class SegmentStore {
   Expected<std::optional<StreamInfo>, StoreError> get_stream(const std::string& key,
                                                              const rocksdb::Snapshot* snapshot) const;
   Expected<void, StoreError> writable(std::string_view context) const;
+  // Writes a batch, or refuses while RocksDB has not recovered from an
+  // earlier failed write. Called with write_mutex_ held.
+  Expected<void, StoreError> write(rocksdb::WriteBatch& batch, std::string_view context);
 
   std::unique_ptr<rocksdb::DB> db_;
-  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
-  rocksdb::ColumnFamilyHandle* streams_ = nullptr;
-  rocksdb::ColumnFamilyHandle* index_ = nullptr;
-  rocksdb::ColumnFamilyHandle* segments_ = nullptr;
   bool secondary_ = false;
 
   std::mutex write_mutex_;  // one write (read-modify-write of a StreamInfo) at a time
-  std::uint64_t next_recording_id_ = 1;  // guarded by write_mutex_
+  std::uint64_t next_recording_id_ = 1;        // guarded by write_mutex_
+  std::optional<StoreError> last_write_error_;  // guarded by write_mutex_
 };
 
 }  // namespace rw::dvr

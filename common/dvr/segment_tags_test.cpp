@@ -31,7 +31,7 @@ TEST(SegmentTags, AppendTagWritesAnFlvTag) {
   // id 0, body, PreviousTagSize 17.
   EXPECT_EQ(to_hex(as_bytes(out)), "09000006345678120000001701000000aa00000011");
   append_tag(out, flv::TagType::Script, 0, {});
-  EXPECT_EQ(to_hex(as_bytes(out)).substr(42), "120000000000000000000000000b");
+  EXPECT_EQ(to_hex(as_bytes(out)).substr(42), "12000000000000000000000000000b");
 }
 
 TEST(SegmentTags, WalkerReadsBackWhatWasAppended) {
@@ -85,12 +85,12 @@ TEST(SegmentTags, WalkerFailsOnEveryTruncation) {
 TEST(SegmentTags, WalkerRejectsBadTypeAndPreviousTagSize) {
   bool failed = false;
   // Tag type 7 (not audio, video or script).
-  walk_all(hex_string("070000010000000000000000aa0000000c"), failed);
+  walk_all(hex_string("0700000100000000000000aa0000000c"), failed);
   EXPECT_TRUE(failed);
   // PreviousTagSize 13 where 12 belongs.
-  walk_all(hex_string("080000010000000000000000aa0000000d"), failed);
+  walk_all(hex_string("0800000100000000000000aa0000000d"), failed);
   EXPECT_TRUE(failed);
-  const auto views = walk_all(hex_string("080000010000000000000000aa0000000c"), failed);
+  const auto views = walk_all(hex_string("0800000100000000000000aa0000000c"), failed);
   EXPECT_FALSE(failed);
   EXPECT_EQ(views.size(), 1u);
 }

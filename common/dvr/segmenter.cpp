@@ -53,6 +53,7 @@ void Segmenter::open(const media::Frame& frame, std::int64_t wall_ms) {
 }
 
 void Segmenter::append(const media::Frame& frame) {
+  last_frame_position_ = kind_ == Kind::Undecided ? 0 : segment_.first_position() + segment_.frame_count();
   append_tag(*segment_.mutable_tags(), tag_type_of(frame.kind), frame.timestamp, frame.payload.view());
   segment_.set_frame_count(segment_.frame_count() + 1);
   if (timestamp_diff(frame.timestamp, last_timestamp_) > 0) last_timestamp_ = frame.timestamp;
@@ -81,6 +82,7 @@ std::optional<Segment> Segmenter::cut_and_open(const media::Frame& frame, std::i
 }
 
 std::optional<Segment> Segmenter::push(const media::Frame& frame, std::int64_t wall_ms) {
+  last_frame_position_ = 0;
   if (frame.payload.size() > flv::kMaxTagBodySize) {
     ++dropped_;
     return std::nullopt;
@@ -162,6 +164,17 @@ std::optional<Segment> Segmenter::push(const media::Frame& frame, std::int64_t w
       return std::nullopt;
   }
   return std::nullopt;
+}
+
+void Segmenter::renumber(const SegmenterStart& start) {
+  recording_id_ = start.recording_id;
+  next_sequence_ = start.next_sequence;
+  next_position_ = start.next_position;
+  if (open_) {
+    segment_.set_recording_id(recording_id_);
+    segment_.set_sequence(next_sequence_);
+    segment_.set_first_position(next_position_);
+  }
 }
 
 std::optional<Segment> Segmenter::flush() {

@@ -70,7 +70,7 @@ struct SegmenterOptions {
 struct SegmenterStart {
   std::uint64_t recording_id = 0;
   std::uint64_t next_sequence = 0;
-  std::uint64_t next_position = 0;
+  std::uint64_t next_position = 1;  // 0 is media::Frame::position's "not recorded"
 
   // Continues the recording a StreamInfo (as begin_recording returns it)
   // describes.
@@ -93,6 +93,12 @@ class Segmenter {
   // numbered after it; headers stay in effect.
   std::optional<Segment> flush();
 
+  // Numbers from `start` on: the open segment (if any) becomes
+  // start.next_sequence at start.next_position. For a Recorder whose
+  // append_segment failed (a full disk): the store's StreamInfo says what
+  // it expects next, and recording goes on from the open segment.
+  void renumber(const SegmenterStart& start);
+
   // The segment being filled, or nullptr between segments (before the first
   // keyframe). Its video_header/audio_header/metadata are those in effect
   // at its start.
@@ -103,6 +109,14 @@ class Segmenter {
   const std::string& video_header() const { return video_header_; }
   const std::string& audio_header() const { return audio_header_; }
   const std::string& metadata() const { return metadata_; }
+
+  // The position push() gave the frame it was just fed, for
+  // media::Frame::position: the frame is tag (position - first_position)
+  // of segment sequence... once stored. 0 when the frame is not recorded
+  // (dropped), or not yet known to be: audio held while it is undecided
+  // whether the stream has video is recorded, if at all, at positions no
+  // live frame carried (a cursor reads those from the store).
+  std::uint64_t last_frame_position() const { return last_frame_position_; }
 
   // The sequence and position the next segment (after the open one, if any)
   // gets.
@@ -139,6 +153,8 @@ class Segmenter {
   std::uint32_t boundary_ = 0;       // where the open segment may be cut
   std::uint32_t last_timestamp_ = 0;  // latest frame of the open segment (serially)
   std::size_t expected_size_ = 0;    // the last segment's size, to reserve for the next
+
+  std::uint64_t last_frame_position_ = 0;
 
   std::string video_header_;
   std::string audio_header_;

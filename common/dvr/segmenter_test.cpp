@@ -213,7 +213,7 @@ TEST(Segmenter, FramesBeforeTheFirstKeyframeAreNotRecorded) {
   auto r = run(frames);
   ASSERT_EQ(r.segments.size(), 1u);
   EXPECT_EQ(r.segments[0].start_ms(), 1000u);
-  EXPECT_EQ(r.segments[0].first_position(), 0u);
+  EXPECT_EQ(r.segments[0].first_position(), 1u);  // positions start at 1
   EXPECT_EQ(r.segments[0].frame_count(), 2u);
   EXPECT_EQ(r.dropped, 11u);  // ten inter frames and the cue point
   // Metadata and header seen before it are in effect at its start.
@@ -271,6 +271,71 @@ TEST(Segmenter, NumbersSegmentsAndFramesFromTheGivenStart) {
   EXPECT_EQ(segmenter.next_sequence(), 14u);
   EXPECT_EQ(segmenter.next_position(), position);
   EXPECT_EQ(segmenter.open_segment(), nullptr);
+}
+
+TEST(Segmenter, RenumberAfterALostSegment) {
+  Segmenter segmenter({.target_ms = 1000}, {.recording_id = 3, .next_sequence = 0, .next_position = 0});
+  std::vector<Segment> out;
+  for (const auto& f : test_media::video_stream({0, 1000, 2000}, 2500)) {
+    if (auto s = segmenter.push(*f, 0)) out.push_back(std::move(*s));
+  }
+  ASSERT_EQ(out.size(), 2u);
+  // The store refused segment 1: it still expects 1 at segment 1's position.
+  segmenter.renumber({.recording_id = 3, .next_sequence = 1, .next_position = out[1].first_position()});
+  EXPECT_EQ(segmenter.open_segment()->sequence(), 1u);
+  EXPECT_EQ(segmenter.open_segment()->first_position(), out[1].first_position());
+  auto last = segmenter.flush();
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->sequence(), 1u);
+  EXPECT_EQ(last->start_ms(), 2000u);
+  EXPECT_EQ(segmenter.next_sequence(), 2u);
+  EXPECT_EQ(segmenter.next_position(), out[1].first_position() + last->frame_count());
+}
+
+TEST(Segmenter, FramePositionsNameTheirStoredTags) {
+  std::vector<media::FramePtr> frames{aac_header(0), aac(0), aac(23), avc_header(30), inter(30), keyframe(40)};
+  const auto real = test_media::real_frames(2, 100);
+  frames.insert(frames.end(), real.begin(), real.end());
+  Segmenter segmenter({.target_ms = 1000});
+  std::vector<Segment> segments;
+  std::vector<std::uint64_t> positions;
+  for (const auto& f : frames) {
+    if (auto s = segmenter.push(*f, 0)) segments.push_back(std::move(*s));
+    positions.push_back(segmenter.last_frame_position());
+  }
+  if (auto s = segmenter.flush()) segments.push_back(std::move(*s));
+  // Held audio, headers, the inter frame before the first keyframe: 0.
+  EXPECT_EQ(std::vector<std::uint64_t>(positions.begin(), positions.begin() + 6),
+            (std::vector<std::uint64_t>{0, 0, 0, 0, 0, 1}));
+  std::vector<TagView> stored;
+  for (const auto& s : segments) {
+    ASSERT_EQ(s.first_position(), stored.size() + 1);
+    for (const auto& t : tags_of(s)) stored.push_back(t);
+  }
+  // From the keyframe on, every frame is recorded (the real file's headers
+  // too: inside a segment they are tags like any other frame).
+  std::uint64_t expected = 1;
+  for (std::size_t i = 5; i < frames.size(); ++i) {
+    ASSERT_EQ(positions[i], expected) << i;
+    const TagView& tag = stored[positions[i] - 1];
+    EXPECT_EQ(tag.timestamp, frames[i]->timestamp) << i;
+    EXPECT_EQ(tag.body.size(), frames[i]->payload.size()) << i;
+    ++expected;
+  }
+  EXPECT_EQ(expected, stored.size() + 1);
+}
+
+TEST(Segmenter, HeldAudioGetsPositionsOnlyOnceTheStreamIsAudioOnly) {
+  Segmenter segmenter({.target_ms = 2000, .video_wait_ms = 1000});
+  std::vector<std::uint64_t> positions;
+  for (std::uint32_t t = 0; t <= 1200; t += 100) {
+    EXPECT_FALSE(segmenter.push(*aac(t), 0));
+    positions.push_back(segmenter.last_frame_position());
+  }
+  // 0 to 900 held (undecided); at 1000 the stream is audio-only: the frame
+  // is the 11th of the segment.
+  EXPECT_EQ(positions, (std::vector<std::uint64_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 12, 13}));
+  EXPECT_EQ(segmenter.open_segment()->first_position(), 1u);
 }
 
 TEST(Segmenter, TagsHoldEveryRecordedFrameInOrder) {
@@ -407,7 +472,7 @@ TEST(Segmenter, FlushWithoutAnOpenSegmentAndAfterwards) {
   auto second = segmenter.flush();
   ASSERT_TRUE(second);
   EXPECT_EQ(second->sequence(), 1u);
-  EXPECT_EQ(second->first_position(), 1u);
+  EXPECT_EQ(second->first_position(), 2u);
   EXPECT_EQ(second->video_header(), as_chars(avc_header(0)->payload.view()));
   EXPECT_EQ(segmenter.video_header(), as_chars(avc_header(0)->payload.view()));
   EXPECT_TRUE(segmenter.audio_header().empty());

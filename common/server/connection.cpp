@@ -9,6 +9,7 @@
 #include "common/media/stream_name.hpp"
 #include "common/server/play_stream.hpp"
 #include "common/server/publish_stream.hpp"
+#include "common/server/dvr_access.hpp"
 #include "common/server/worker.hpp"
 
 namespace rw::server {
@@ -36,11 +37,17 @@ rtmp::SessionOptions session_options(const ServerContext& context, Worker& worke
 
 }  // namespace
 
-void NetStream::on_seek(const rtmp::SeekEvent& event) {
+asio::awaitable<void> NetStream::on_seek(const rtmp::SeekEvent& event) {
   (void)event;
   connection_.session().send_status(stream_id_, "error", "NetStream.Seek.Failed",
-                                    "Seeking is not possible on a live stream.", amf::Object{{"details", name_}});
+                                    "This stream cannot seek.", amf::Object{{"details", name_}});
   connection_.flush_session();
+  co_return;
+}
+
+asio::awaitable<void> NetStream::on_pause(const rtmp::PauseEvent& event) {
+  (void)event;
+  co_return;
 }
 
 Connection::Connection(asio::ip::tcp::socket socket, Worker& worker, ServerContext& context)
@@ -120,26 +127,28 @@ asio::awaitable<void> Connection::handle(rtmp::SessionEvent& event) {
   } else if (auto* create = std::get_if<rtmp::CreateStreamEvent>(&event)) {
     session_.create_stream(create->transaction_id);
   } else if (auto* publish = std::get_if<rtmp::PublishEvent>(&event)) {
-    on_publish(*publish);
+    co_await on_publish(*publish);
   } else if (auto* play = std::get_if<rtmp::PlayEvent>(&event)) {
-    on_play(*play);
+    const PlayStream::Request request{play->name, play->start, play->length, play->reset, {}};
+    co_await on_play(play->stream_id, request);
   } else if (auto* play2 = std::get_if<rtmp::Play2Event>(&event)) {
-    on_play2(*play2);
+    co_await on_play2(*play2);
   } else if (auto* seek = std::get_if<rtmp::SeekEvent>(&event)) {
-    if (auto* s = stream(seek->stream_id)) s->on_seek(*seek);
+    if (auto* s = stream(seek->stream_id)) co_await s->on_seek(*seek);
   } else if (auto* pause = std::get_if<rtmp::PauseEvent>(&event)) {
-    if (auto* s = stream(pause->stream_id)) s->on_pause(*pause);
+    if (auto* s = stream(pause->stream_id)) co_await s->on_pause(*pause);
   } else if (auto* receive = std::get_if<rtmp::ReceiveMediaEvent>(&event)) {
     if (auto* s = stream(receive->stream_id)) s->on_receive_media(*receive);
   } else if (auto* close_stream = std::get_if<rtmp::CloseStreamEvent>(&event)) {
     on_close_stream(*close_stream);
   } else if (auto* command = std::get_if<rtmp::CommandEvent>(&event)) {
-    on_command(*command);
+    co_await on_command(*command);
   } else if (auto* data = std::get_if<rtmp::DataEvent>(&event)) {
     auto* s = stream(data->stream_id);
     if (s && s->is_publisher()) s->on_data(*data);
-  } else if (std::get_if<rtmp::BufferLengthEvent>(&event)) {
-    // Players announce their buffer; live delivery does not depend on it.
+  } else if (auto* buffer = std::get_if<rtmp::BufferLengthEvent>(&event)) {
+    // Players announce their buffer; recorded playback runs that far ahead.
+    if (auto* s = stream(buffer->stream_id)) s->on_buffer_length(buffer->ms);
   } else if (auto* notice = std::get_if<rtmp::NoticeEvent>(&event)) {
     context_.log.warn() << "conn=" << id_ << " peer=" << peer_ << " app=" << app_ << " " << notice->text;
   }
@@ -163,33 +172,36 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
   emit(EventType::Connect, {}, event.flash_version);
 }
 
-void Connection::on_publish(const rtmp::PublishEvent& event) {
-  if (auto* existing = stream(event.stream_id)) {
-    // A second publish or a publish over a play on one stream id: replace it.
-    (void)existing;
-    streams_.erase(event.stream_id);
-  }
-  if (auto s = PublishStream::start(*this, event)) streams_[event.stream_id] = std::move(s);
+asio::awaitable<void> Connection::on_publish(const rtmp::PublishEvent& event) {
+  // A second publish or a publish over a play on one stream id replaces it.
+  streams_.erase(event.stream_id);
+  auto stream = co_await PublishStream::start(*this, event);
+  if (stream && !closing_) streams_[event.stream_id] = std::move(stream);
 }
 
-void Connection::on_play(const rtmp::PlayEvent& event) {
-  streams_.erase(event.stream_id);  // play on a playing stream replaces it
-  if (auto s = PlayStream::start(*this, event.stream_id, event.name, event.start, event.length, event.reset)) {
-    streams_[event.stream_id] = std::move(s);
-  }
+asio::awaitable<void> Connection::on_play(std::uint32_t stream_id, const PlayStream::Request& request) {
+  streams_.erase(stream_id);  // play on a playing stream replaces it
+  auto stream = co_await PlayStream::start(*this, stream_id, request);
+  if (stream && !closing_) streams_[stream_id] = std::move(stream);
 }
 
-void Connection::on_play2(const rtmp::Play2Event& event) {
-  // NetStreamPlayTransitions: "stop" ends the stream; every other
-  // transition (switch, swap, reset, append...) plays the new name.
+asio::awaitable<void> Connection::on_play2(const rtmp::Play2Event& event) {
+  // NetStreamPlayTransitions: "stop" ends the stream; "resume" (a client
+  // that reconnected) continues at its offset; every other transition
+  // (switch, swap, reset, append...) plays the new name. play2's object
+  // carries ActionScript NetStreamPlayOptions, whose times are seconds.
   if (event.transition == "stop") {
     on_close_stream(rtmp::CloseStreamEvent{event.stream_id, false});
-    return;
+    co_return;
   }
-  streams_.erase(event.stream_id);
-  if (auto s = PlayStream::start(*this, event.stream_id, event.name, event.start, event.length, true)) {
-    streams_[event.stream_id] = std::move(s);
+  PlayStream::Request request{event.name, event.start < 0 ? event.start : event.start * 1000, -1, true, {}};
+  if (event.length >= 0) request.length = event.length * 1000;
+  if (event.transition == "resume") {
+    const double at = event.offset >= 0 ? event.offset : event.start;
+    if (at >= 0) request.resume_at_ms = at * 1000;
+    request.reset = false;
   }
+  co_await on_play(event.stream_id, request);
 }
 
 void Connection::on_close_stream(const rtmp::CloseStreamEvent& event) {
@@ -199,7 +211,7 @@ void Connection::on_close_stream(const rtmp::CloseStreamEvent& event) {
   streams_.erase(it);
 }
 
-void Connection::on_command(rtmp::CommandEvent& event) {
+asio::awaitable<void> Connection::on_command(rtmp::CommandEvent& event) {
   const rtmp::Command& cmd = event.command;
   const std::string& name = cmd.name;
   auto arg_name = [&] { return cmd.args.empty() ? std::string() : std::string(cmd.args[0].as_string()); };
@@ -214,30 +226,128 @@ void Connection::on_command(rtmp::CommandEvent& event) {
       session_.send_call("onFCUnpublish",
                          {rtmp::status_object("status", "NetStream.Unpublish.Success", arg_name())});
     }
-    return;
+    co_return;
   }
   if (name == "FCSubscribe") {
     // CDN-style players (Akamai, Limelight) wait for onFCSubscribe.
     session_.send_call("onFCSubscribe", {rtmp::status_object("status", "NetStream.Play.Start", arg_name())});
-    return;
+    co_return;
   }
   if (name == "FCUnsubscribe") {
     session_.send_call("onFCUnsubscribe", {rtmp::status_object("status", "NetStream.Play.Stop", arg_name())});
-    return;
+    co_return;
   }
-  if (name == "getStreamLength") {
-    // Players (librtmp, FLVPlayback) ask before playing. A live stream has
-    // no recorded length yet.
-    session_.send_result(cmd.transaction_id, {0.0});
-    return;
+  if (name == "getStreamLength" || name.rfind("DVR", 0) == 0) {
+    co_await on_dvr_command(cmd);
+    co_return;
   }
   if (name == "_result" || name == "_error" || name == "_checkbw" || name == "onBWDone") {
     // Answers to our calls, and librtmp's bandwidth check ping: nothing to do.
-    return;
+    co_return;
   }
   context_.log.info() << "conn=" << id_ << " peer=" << peer_ << " app=" << app_ << " unknown command '" << name
                       << "'";
   session_.send_call_error(cmd.transaction_id, "Method not found (" + name + ").");
+}
+
+asio::awaitable<void> Connection::on_dvr_command(const rtmp::Command& cmd) {
+  const std::string& method = cmd.name;
+  const double txn = cmd.transaction_id;
+  const amf::Value* arg = cmd.args.empty() ? nullptr : &cmd.args[0];
+  std::string name(arg ? arg->as_string() : std::string_view());
+  if (const amf::Object* o = arg ? arg->as_object() : nullptr) {
+    if (const amf::Value* v = o->find("streamName")) name = std::string(v->as_string());
+  }
+  name = media::split_stream_name(name).name;
+  auto read_info = [&]() -> asio::awaitable<std::optional<dvr::StreamInfo>> {
+    if (!context_.dvr || !media::validate_stream_name(name).empty()) co_return std::nullopt;
+    auto found = co_await context_.dvr->stream_info(app_, name);
+    if (!found || !*found) co_return std::nullopt;
+    co_return std::move(**found);
+  };
+
+  if (method == "getStreamLength") {
+    // Seconds of media, as FMS applications answered; 0 for a stream that
+    // is only live.
+    auto info = co_await read_info();
+    if (closing_) co_return;
+    session_.send_result(txn, {info ? info->end_ms() / 1000.0 : 0.0});
+  } else if (method == "DVRSubscribe") {
+    session_.send_result(txn, {rtmp::status_object("status", "NetStream.DVRSubscribe.Success", name)});
+  } else if (method == "DVRUnsubscribe" || method == "DVRUnSubscribe") {
+    // Both spellings are in the wild (OSMF, FLVPlayback).
+    session_.send_result(txn, {rtmp::status_object("status", "NetStream.DVRUnsubscribe.Success", name)});
+  } else if (method == "DVRGetStreamInfo") {
+    auto info = co_await read_info();
+    if (closing_) co_return;
+    if (!info) {
+      // Not known yet (the encoder has not started): OSMF asks again.
+      amf::Object reply = rtmp::status_object("status", "NetStream.DVRStreamInfo.Retry", name);
+      reply.set("data", amf::Object{{"retry", 3.0}});
+      session_.send_result(txn, {std::move(reply)});
+      co_return;
+    }
+    const double now = static_cast<double>(context_.clock.wall_ms());
+    const bool recording = info->live();
+    // Offsets and lengths are seconds of media time, the time seek() takes.
+    amf::Object data{
+        {"callTime", amf::Date{now, 0}},
+        {"offline", !recording},
+        {"begOffset", info->start_ms() / 1000.0},
+        {"endOffset", 0.0},
+        {"windowDuration", (info->end_ms() - info->start_ms()) / 1000.0},
+        {"startRec", amf::Date{static_cast<double>(info->record_start_wall_ms()), 0}},
+        {"stopRec", recording ? amf::Value(amf::Null{})
+                              : amf::Value(amf::Date{static_cast<double>(info->last_update_wall_ms()), 0})},
+        {"isRec", recording},
+        {"streamName", name},
+        {"lastUpdate", amf::Date{static_cast<double>(info->last_update_wall_ms()), 0}},
+        {"currLen", info->end_ms() / 1000.0},
+        {"maxLen", 0.0},
+    };
+    if (const AppSettings* app = context_.find_app(app_)) {
+      data.set("maxLen", static_cast<double>(app->dvr.window_ms) / 1000.0);
+    }
+    amf::Object reply = rtmp::status_object("status", "NetStream.DVRStreamInfo.Success", name);
+    reply.set("data", std::move(data));
+    session_.send_result(txn, {std::move(reply)});
+  } else if (method == "DVRSetStreamInfo") {
+    // FMLE's DVR button: startRec starts recording the stream it publishes
+    // here, stopRec (or offline) stops it.
+    const amf::Object* o = arg ? arg->as_object() : nullptr;
+    PublishStream* publisher = nullptr;
+    for (auto& [id, s] : streams_) {
+      if (s->is_publisher() && s->name() == name) publisher = static_cast<PublishStream*>(s.get());
+    }
+    if (!o || !publisher) {
+      session_.send_call_error(txn, name + " is not published on this connection.");
+      co_return;
+    }
+    const amf::Value* start_rec = o->find("startRec");
+    const amf::Value* stop_rec = o->find("stopRec");
+    const amf::Value* offline = o->find("offline");
+    auto when = [](const amf::Value* v) -> std::optional<double> {
+      if (!v) return std::nullopt;
+      if (auto* d = std::get_if<amf::Date>(&v->storage())) return d->ms;
+      return std::nullopt;
+    };
+    const bool stop = (offline && offline->as_bool()) ||
+                      (when(stop_rec) && (!when(start_rec) || *when(stop_rec) >= *when(start_rec)));
+    if (stop) {
+      publisher->stop_recording();
+    } else if (when(start_rec) && !publisher->recording()) {
+      const amf::Value* append = o->find("append");
+      const std::uint32_t id = publisher->stream_id();
+      co_await publisher->start_recording(append && append->as_bool() ? dvr::RecordMode::Append
+                                                                      : dvr::RecordMode::NewRecording);
+      if (closing_ || !stream(id)) co_return;
+    }
+    session_.send_result(txn, {rtmp::status_object("status", "NetStream.DVRStreamInfo.Success", name)});
+  } else {
+    context_.log.info() << "conn=" << id_ << " peer=" << peer_ << " app=" << app_ << " unknown command '"
+                        << method << "'";
+    session_.send_call_error(txn, "Method not found (" + method + ").");
+  }
 }
 
 NetStream* Connection::stream(std::uint32_t stream_id) {

@@ -19,6 +19,7 @@
 
 #include "common/rtmp/server_session.hpp"
 #include "common/server/out_queue.hpp"
+#include "common/server/play_stream.hpp"
 #include "common/server/server_context.hpp"
 
 namespace rw::server {
@@ -49,6 +50,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Moves what the session queued (replies, status) to the output queue and
   // schedules a write.
   void flush_session();
+  std::size_t queued_bytes() const { return out_.bytes(); }
   // Queues a player's media; returns what the output queue did with it.
   OutQueue::Push send_media(SharedBuffer bytes, const MediaTag& tag);
   // Publishes an event about this connection on the server's event bus.
@@ -69,11 +71,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Media from a publisher: the hot path, never suspends.
   void handle_media(rtmp::MediaEvent& event);
   void on_connect(rtmp::ConnectEvent& event);
-  void on_command(rtmp::CommandEvent& event);
-  void on_publish(const rtmp::PublishEvent& event);
-  void on_play(const rtmp::PlayEvent& event);
-  void on_play2(const rtmp::Play2Event& event);
+  boost::asio::awaitable<void> on_command(rtmp::CommandEvent& event);
+  boost::asio::awaitable<void> on_publish(const rtmp::PublishEvent& event);
+  boost::asio::awaitable<void> on_play(std::uint32_t stream_id, const PlayStream::Request& request);
+  boost::asio::awaitable<void> on_play2(const rtmp::Play2Event& event);
   void on_close_stream(const rtmp::CloseStreamEvent& event);
+  // DVRCast (OSMF, FLVPlayback) and getStreamLength, answered from the store.
+  boost::asio::awaitable<void> on_dvr_command(const rtmp::Command& command);
   NetStream* stream(std::uint32_t stream_id);
   void wait_writable();
 

@@ -15,6 +15,8 @@ const char* to_string(EventType type) {
     case EventType::Pause: return "pause";
     case EventType::Unpause: return "unpause";
     case EventType::Command: return "command";
+    case EventType::RecordStart: return "record-start";
+    case EventType::RecordStop: return "record-stop";
     case EventType::Error: return "error";
   }
   return "?";

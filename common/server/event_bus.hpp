@@ -23,6 +23,8 @@ enum class EventType {
   Pause,
   Unpause,
   Command,       // any other command from a client (detail: its name)
+  RecordStart,   // a stream's recording started (detail: record/append)
+  RecordStop,
   Error,         // a client misbehaved or failed (detail: why)
 };
 

@@ -2,6 +2,7 @@
 // player. The connection routes the stream's commands and media here.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <string>
 
@@ -25,9 +26,12 @@ class NetStream {
   virtual bool is_publisher() const = 0;
   virtual void on_media(rtmp::MediaEvent& event) { (void)event; }
   virtual void on_data(rtmp::DataEvent& event) { (void)event; }
-  virtual void on_seek(const rtmp::SeekEvent& event);
-  virtual void on_pause(const rtmp::PauseEvent& event) { (void)event; }
+  // Seeking and pausing may read the DVR store: the connection awaits them
+  // before it handles the client's next event.
+  virtual boost::asio::awaitable<void> on_seek(const rtmp::SeekEvent& event);
+  virtual boost::asio::awaitable<void> on_pause(const rtmp::PauseEvent& event);
   virtual void on_receive_media(const rtmp::ReceiveMediaEvent& event) { (void)event; }
+  virtual void on_buffer_length(std::uint32_t ms) { (void)ms; }
   // closeStream/deleteStream: say goodbye to the client as FMS does.
   virtual void on_close() {}
 

@@ -1,43 +1,121 @@
 #include "common/server/play_stream.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/dvr/segment_tags.hpp"
 #include "common/media/stream_name.hpp"
 #include "common/server/connection.hpp"
+#include "common/server/dvr_access.hpp"
 #include "common/server/worker.hpp"
 
 namespace rw::server {
 
-std::unique_ptr<PlayStream> PlayStream::start(Connection& connection, std::uint32_t stream_id,
-                                              const std::string& raw_name, double start, double length,
-                                              bool reset) {
-  (void)length;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+// How far ahead of real time a cursor may send, whatever the player asks
+// (rtmpdump asks for ten hours).
+constexpr std::uint32_t kMinBufferMs = 500;
+constexpr std::uint32_t kMaxBufferMs = 600'000;
+// A cursor waits while the player's output queue holds this much.
+constexpr std::size_t kMaxQueuedBytes = 2u << 20;
+constexpr auto kMaxSleep = 100ms;
+constexpr auto kStoreRetry = 50ms;
+constexpr auto kTailRetry = 200ms;
+
+std::int32_t ts_diff(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b); }
+
+std::uint32_t to_media_ms(double ms) {
+  if (!(ms > 0)) return 0;
+  if (ms >= 4294967295.0) return 0xFFFFFFFFu;
+  return static_cast<std::uint32_t>(ms);
+}
+
+asio::awaitable<void> sleep_for(asio::steady_timer& timer, std::chrono::milliseconds d) {
+  timer.expires_after(d);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+}  // namespace
+
+asio::awaitable<std::unique_ptr<PlayStream>> PlayStream::start(Connection& connection, std::uint32_t stream_id,
+                                                               const Request& request) {
   auto& session = connection.session();
-  media::StreamName name = media::split_stream_name(raw_name);
+  media::StreamName name = media::split_stream_name(request.raw_name);
   auto not_found = [&](const std::string& why) {
     session.send_status(stream_id, "error", "NetStream.Play.StreamNotFound", why,
                         amf::Object{{"details", name.name}});
     connection.flush_session();
     connection.emit(EventType::Error, name.name, "play refused: " + why);
-    return nullptr;
   };
-  if (std::string why = media::validate_stream_name(name.name); !why.empty()) return not_found(why);
-  if (start >= 0) return not_found("no recording of " + name.name + " (recorded playback is not enabled)");
+  if (std::string why = media::validate_stream_name(name.name); !why.empty()) {
+    not_found(why);
+    co_return nullptr;
+  }
+
+  // Is there a recording of this stream?
+  std::optional<dvr::StreamInfo> info;
+  if (DvrAccess* dvr = connection.context().dvr) {
+    auto found = co_await dvr->stream_info(connection.app(), name.name);
+    if (connection.closing()) co_return nullptr;
+    if (found && *found) info = std::move(**found);
+  }
 
   auto hub = connection.context().streams.acquire(connection.app(), name.name);
-  auto stream = std::make_unique<PlayStream>(connection, stream_id, name.name, std::move(hub));
+  auto stream = std::make_unique<PlayStream>(connection, stream_id, name.name, hub);
+  const bool live_now = hub->publishing();
 
-  // What Flash, librtmp and ffmpeg accept for a live play: StreamBegin,
-  // Play.Reset, Play.Start, |RtmpSampleAccess, then metadata, sequence
-  // headers and frames from a keyframe.
+  // Where to start: FMS's rules for play's start argument.
+  std::optional<std::uint32_t> recorded_from;
+  bool exact = false;
+  if (request.resume_at_ms && info) {
+    recorded_from = to_media_ms(*request.resume_at_ms);
+    exact = true;
+  } else if (request.start >= 0) {
+    if (!info) {
+      not_found("no recording of " + name.name);
+      co_return nullptr;
+    }
+    recorded_from = to_media_ms(request.start);
+  } else if (request.start == rtmp::kPlayLiveOrRecorded && !live_now && info) {
+    recorded_from = info->start_ms();
+  }
+
+  if (recorded_from) {
+    session.send_user_control(rtmp::UserControlEvent::StreamIsRecorded, stream_id);
+  }
   session.send_user_control(rtmp::UserControlEvent::StreamBegin, stream_id);
-  if (reset) stream->send_status("status", "NetStream.Play.Reset", "Playing and resetting " + name.name + ".");
+  if (request.reset) {
+    stream->send_status("status", "NetStream.Play.Reset", "Playing and resetting " + name.name + ".");
+  }
   stream->send_status("status", "NetStream.Play.Start", "Started playing " + name.name + ".");
   // Two booleans: audio and video sample access. Players disagree on their
   // order, so both get the same value.
   session.send_data(stream_id, 0, {amf::Value("|RtmpSampleAccess"), amf::Value(true), amf::Value(true)});
   connection.flush_session();
-  connection.emit(EventType::Play, name.name, "start=" + std::to_string(static_cast<long long>(start)));
-  stream->subscribe();
-  return stream;
+
+  if (recorded_from) {
+    auto alive = stream->alive_;
+    bool opened = co_await stream->open_at(*recorded_from, exact);
+    if (!*alive || connection.closing()) co_return nullptr;
+    if (!opened) {
+      not_found("nothing recorded at " + std::to_string(*recorded_from) + " ms of " + name.name);
+      co_return nullptr;
+    }
+    if (request.length >= 0) stream->end_ms_ = *recorded_from + to_media_ms(request.length);
+    stream->start_pump();
+  } else {
+    stream->subscribe_live();
+  }
+  connection.emit(EventType::Play, name.name,
+                  recorded_from ? "recorded from " + std::to_string(*recorded_from) + " ms" : "live");
+  co_return stream;
 }
 
 PlayStream::PlayStream(Connection& connection, std::uint32_t stream_id, std::string name,
@@ -45,18 +123,27 @@ PlayStream::PlayStream(Connection& connection, std::uint32_t stream_id, std::str
     : NetStream(connection, stream_id, std::move(name)), hub_(std::move(hub)) {}
 
 PlayStream::~PlayStream() {
+  *alive_ = false;
   unsubscribe();
   connection_.context().streams.release(hub_);
   connection_.emit(EventType::Stop, name_);
 }
 
-void PlayStream::send_status(std::string_view level, std::string_view code, std::string_view description) {
-  connection_.session().send_status(
-      stream_id_, level, code, description,
-      amf::Object{{"details", name_}, {"clientid", static_cast<double>(connection_.id())}});
+void PlayStream::send_status(std::string_view level, std::string_view code, std::string_view description,
+                             const amf::Object& extra) {
+  amf::Object info{{"details", name_}, {"clientid", static_cast<double>(connection_.id())}};
+  for (const auto& p : extra.properties) info.set(p.key, p.value);
+  connection_.session().send_status(stream_id_, level, code, description, info);
 }
 
-void PlayStream::subscribe() {
+bool PlayStream::recorded_here() const { return connection_.context().dvr != nullptr && position_ != 0; }
+
+// --- live ---------------------------------------------------------------------
+
+void PlayStream::subscribe_live() {
+  mode_ = Mode::Live;
+  cursor_.reset();
+  ++generation_;
   if (subscribed_) return;
   media::StartState state = hub_->subscribe(*this, connection_.worker());
   subscribed_ = true;
@@ -83,52 +170,15 @@ void PlayStream::send_start(const media::StartState& state) {
   if (state.metadata) send_own(*state.metadata, 0);
   if (state.video_header && receive_video_) send_own(*state.video_header, start_time);
   if (state.audio_header && receive_audio_) send_own(*state.audio_header, start_time);
-  for (const auto& frame : state.gop) {
-    media::ChunkedFrameCache chunks(frame);
-    on_frame(chunks);
-  }
-}
-
-void PlayStream::send_own(const media::Frame& frame, std::uint32_t timestamp) {
-  media::Frame restamped = frame;
-  restamped.timestamp = timestamp;
-  queue(media::chunk_frame(restamped, stream_id_, connection_.session().out_chunk_size()), frame, timestamp);
-}
-
-void PlayStream::queue(const SharedBuffer& bytes, const media::Frame& frame, std::uint32_t timestamp) {
-  MediaTag tag;
-  tag.stream_id = stream_id_;
-  tag.timestamp = timestamp;
-  tag.essential = frame.sequence_header || frame.kind == media::FrameKind::Metadata;
-  tag.resume_point = frame.keyframe || (frame.kind == media::FrameKind::Audio && !has_video_);
-  if (connection_.send_media(bytes, tag) == OutQueue::Push::TooSlow) {
-    connection_.close("player too slow: fell more than " +
-                      std::to_string(connection_.context().options.out_queue.max_lag_ms) +
-                      " ms behind live again after skipping to keyframes");
-  }
+  for (const auto& frame : state.gop) send_frame(frame);
 }
 
 void PlayStream::on_frame(media::ChunkedFrameCache& chunks) {
   const media::Frame& frame = *chunks.frame();
-  if (paused_ || connection_.closing()) return;
-  switch (frame.kind) {
-    case media::FrameKind::Audio:
-      if (!receive_audio_) return;
-      break;
-    case media::FrameKind::Video:
-      has_video_ = true;
-      if (!receive_video_) return;
-      // A decoder needs a keyframe after its sequence header; until one
-      // comes, inter frames would only show garbage.
-      if (waiting_for_keyframe_ && !frame.sequence_header) {
-        if (!frame.keyframe) return;
-        waiting_for_keyframe_ = false;
-      }
-      break;
-    case media::FrameKind::Metadata:
-    case media::FrameKind::Data:
-      break;
-  }
+  if (mode_ != Mode::Live || connection_.closing()) return;
+  if (frame.position != 0) position_ = frame.position + 1;
+  if (!wants(frame)) return;
+  last_timestamp_ = frame.timestamp;
   queue(chunks.get(stream_id_, connection_.session().out_chunk_size()), frame, frame.timestamp);
 }
 
@@ -146,24 +196,314 @@ void PlayStream::on_unpublish() {
   connection_.flush_session();
 }
 
-void PlayStream::on_pause(const rtmp::PauseEvent& event) {
-  if (event.pause == paused_) return;
-  paused_ = event.pause;
-  if (paused_) {
-    // Nothing to keep while paused on a live stream: resuming starts again
-    // at the live edge.
-    unsubscribe();
-    send_status("status", "NetStream.Pause.Notify", "Pausing " + name_ + ".");
-    connection_.session().send_user_control(rtmp::UserControlEvent::StreamEof, stream_id_);
-    connection_.flush_session();
-    connection_.emit(EventType::Pause, name_);
-  } else {
-    send_status("status", "NetStream.Unpause.Notify", "Unpausing " + name_ + ".");
-    connection_.session().send_user_control(rtmp::UserControlEvent::StreamBegin, stream_id_);
-    connection_.flush_session();
-    connection_.emit(EventType::Unpause, name_);
-    subscribe();
+// --- recorded -----------------------------------------------------------------
+
+PlayStream::Cursor PlayStream::decode(dvr::Segment&& segment) {
+  Cursor cursor;
+  dvr::TagWalker walk(segment.tags());
+  std::uint64_t position = segment.first_position();
+  while (auto tag = walk.next()) {
+    media::FramePtr frame = dvr::to_frame(*tag);
+    if (!frame) continue;
+    auto numbered = std::const_pointer_cast<media::Frame>(frame);
+    numbered->position = position++;
+    cursor.frames.push_back(std::move(numbered));
   }
+  segment.clear_tags();  // the frames hold copies of the bodies
+  cursor.segment = std::move(segment);
+  return cursor;
+}
+
+asio::awaitable<bool> PlayStream::open_at(std::uint32_t target_ms, bool exact_resume) {
+  DvrAccess* dvr = connection_.context().dvr;
+  if (!dvr) co_return false;
+  auto alive = alive_;
+  const std::string app = connection_.app();
+  const std::string name = name_;
+  auto info = co_await dvr->stream_info(app, name);
+  if (!*alive) co_return false;
+  if (!info || !*info) co_return false;
+
+  // Past what is stored of a stream still being recorded: the rest is at
+  // the live edge.
+  if (hub_->publishing() && (*info)->live() && ts_diff(target_ms, (*info)->end_ms()) > 0) {
+    unsubscribe();
+    subscribe_live();
+    co_return true;
+  }
+
+  auto where = co_await dvr->find_segment(app, name, target_ms);
+  if (!*alive || !where || !*where) co_return false;
+  const std::uint64_t sequence = (*where)->sequence();
+  auto stored = co_await dvr->read_segment(app, name, sequence);
+  if (!*alive || !stored || !*stored) co_return false;
+  Cursor cursor = decode(std::move(**stored));
+  if (cursor.frames.empty()) co_return false;
+
+  // The keyframe at or before the target (its segment starts with one), or
+  // for a resume the first frame at or after it.
+  std::size_t index = 0;
+  if (exact_resume) {
+    while (index < cursor.frames.size() && ts_diff(cursor.frames[index]->timestamp, target_ms) < 0) ++index;
+  } else {
+    for (std::size_t i = 0; i < cursor.frames.size(); ++i) {
+      const auto& f = *cursor.frames[i];
+      if (ts_diff(f.timestamp, target_ms) > 0) break;
+      if (f.keyframe || (f.kind == media::FrameKind::Audio && cursor.segment.video_header().empty())) index = i;
+    }
+  }
+
+  unsubscribe();
+  ++generation_;
+  mode_ = Mode::Recorded;
+  const std::uint32_t start_time =
+      index < cursor.frames.size() ? cursor.frames[index]->timestamp : cursor.frames.back()->timestamp;
+  // What a decoder needs first: metadata (at 0, see send_start) and the
+  // sequence headers in effect at this segment.
+  const dvr::Segment& seg = cursor.segment;
+  if (!seg.metadata().empty() && !exact_resume) {
+    send_own(*media::make_metadata_frame(0, Bytes(seg.metadata().begin(), seg.metadata().end())), 0);
+  }
+  has_video_ = !seg.video_header().empty();
+  if (has_video_ && receive_video_) {
+    send_own(*media::make_media_frame(rtmp::msg_type::kVideo, start_time,
+                                      Bytes(seg.video_header().begin(), seg.video_header().end())),
+             start_time);
+  }
+  if (!seg.audio_header().empty() && receive_audio_) {
+    send_own(*media::make_media_frame(rtmp::msg_type::kAudio, start_time,
+                                      Bytes(seg.audio_header().begin(), seg.audio_header().end())),
+             start_time);
+  }
+  waiting_for_keyframe_ = !exact_resume;
+  cursor.index = index;
+  position_ = seg.first_position() + index;
+  last_timestamp_ = start_time;
+  pace_media_ = start_time;
+  pace_wall_ = connection_.context().clock.now();
+  cursor_ = std::move(cursor);
+  connection_.flush_session();
+  co_return true;
+}
+
+asio::awaitable<bool> PlayStream::open_at_position() {
+  DvrAccess* dvr = connection_.context().dvr;
+  if (!dvr || position_ == 0) co_return false;
+  auto alive = alive_;
+  const std::string app = connection_.app();
+  const std::string name = name_;
+  const std::uint32_t around = last_timestamp_;
+  auto where = co_await dvr->find_segment(app, name, around);
+  if (!*alive) co_return false;
+  if (where && *where) {
+    // The frame is in this segment or one of the next two (the timestamp
+    // is that of the frame before it).
+    std::uint64_t sequence = (*where)->sequence();
+    for (int step = 0; step < 3; ++step, ++sequence) {
+      auto stored = co_await dvr->read_segment(app, name, sequence);
+      if (!*alive) co_return false;
+      if (!stored || !*stored) break;
+      const std::uint64_t first = (*stored)->first_position();
+      const std::uint64_t end = first + (*stored)->frame_count();
+      if (position_ < first) break;  // retention removed it: start where the store does
+      if (position_ >= end) continue;
+      Cursor cursor = decode(std::move(**stored));
+      cursor.index = static_cast<std::size_t>(position_ - first);
+      ++generation_;
+      mode_ = Mode::Recorded;
+      pace_media_ = last_timestamp_;
+      pace_wall_ = connection_.context().clock.now();
+      cursor_ = std::move(cursor);
+      co_return true;
+    }
+  }
+  // Not stored yet: the hub's tail may have it.
+  ++generation_;
+  if (join_tail() == media::StreamHub::TailJoin::Result::Joined) co_return true;
+  co_return false;
+}
+
+media::StreamHub::TailJoin::Result PlayStream::join_tail() {
+  auto join = hub_->subscribe_from(position_, *this, connection_.worker());
+  if (join.result != media::StreamHub::TailJoin::Result::Joined) return join.result;
+  subscribed_ = true;
+  mode_ = Mode::Live;
+  cursor_.reset();
+  for (const auto& frame : join.frames) send_frame(frame);
+  return join.result;
+}
+
+void PlayStream::start_pump() {
+  if (mode_ != Mode::Recorded) return;
+  asio::co_spawn(connection_.worker().io(), pump(generation_), asio::detached);
+}
+
+asio::awaitable<void> PlayStream::pump(unsigned generation) {
+  auto alive = alive_;
+  auto connection = connection_.shared_from_this();  // keeps the socket while we sleep
+  DvrAccess* dvr = connection_.context().dvr;
+  asio::steady_timer timer(connection_.worker().io());
+  const std::string app = connection_.app();
+  const std::string name = name_;
+  auto current = [&] { return *alive && generation == generation_ && mode_ == Mode::Recorded && !connection->closing(); };
+
+  while (current()) {
+    if (!cursor_ || cursor_->index >= cursor_->frames.size()) {
+      const std::uint64_t next = cursor_ ? cursor_->segment.sequence() + 1 : 0;
+      const std::uint64_t recording = cursor_ ? cursor_->segment.recording_id() : 0;
+      auto stored = co_await dvr->read_segment(app, name, next);
+      if (!current()) co_return;
+      if (stored && *stored && (*stored)->recording_id() == recording) {
+        cursor_ = decode(std::move(**stored));
+        continue;
+      }
+      // Nothing stored after this segment yet: continue from the live tail.
+      switch (join_tail()) {
+        case media::StreamHub::TailJoin::Result::Joined:
+          connection_.flush_session();
+          co_return;
+        case media::StreamHub::TailJoin::Result::InStore:
+          co_await sleep_for(timer, kStoreRetry);  // the store is about to have it
+          continue;
+        case media::StreamHub::TailJoin::Result::NotLive:
+          break;
+      }
+      auto info = co_await dvr->stream_info(app, name);
+      if (!current()) co_return;
+      const bool finished = info && *info && !(*info)->live() && (*info)->recording_id() == recording &&
+                            next >= (*info)->next_sequence();
+      if (finished || !info || !*info || (*info)->recording_id() != recording) {
+        complete();
+        co_return;
+      }
+      co_await sleep_for(timer, kTailRetry);  // the recorder is storing the last segment
+      continue;
+    }
+
+    const media::FramePtr& frame = cursor_->frames[cursor_->index];
+    if (end_ms_ && ts_diff(frame->timestamp, *end_ms_) > 0) {
+      complete();
+      co_return;
+    }
+    // Send no further ahead of real time than the player buffers.
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        connection_.context().clock.now() - pace_wall_);
+    const std::uint32_t allowed =
+        pace_media_ + static_cast<std::uint32_t>(elapsed.count()) + buffer_ms_;
+    const std::int32_t early = ts_diff(frame->timestamp, allowed);
+    if (early > 0) {
+      co_await sleep_for(timer, std::min<std::chrono::milliseconds>(std::chrono::milliseconds(early), kMaxSleep));
+      continue;
+    }
+    if (connection_.queued_bytes() > kMaxQueuedBytes) {
+      co_await sleep_for(timer, 20ms);
+      continue;
+    }
+    media::FramePtr next_frame = frame;
+    ++cursor_->index;
+    send_frame(next_frame);
+  }
+}
+
+void PlayStream::complete() {
+  mode_ = Mode::Ended;
+  cursor_.reset();
+  ++generation_;
+  auto& session = connection_.session();
+  session.send_user_control(rtmp::UserControlEvent::StreamEof, stream_id_);
+  // Play.Complete is a data message, not an onStatus (PROTOCOL.md 5).
+  amf::Object status = rtmp::status_object("status", "NetStream.Play.Complete", "");
+  status.set("duration", static_cast<double>(last_timestamp_) / 1000.0);
+  status.set("bytes", static_cast<double>(bytes_sent_));
+  session.send_data(stream_id_, last_timestamp_, {amf::Value("onPlayStatus"), amf::Value(std::move(status))});
+  send_status("status", "NetStream.Play.Stop", "Stopped playing " + name_ + ".");
+  connection_.flush_session();
+}
+
+// --- commands -------------------------------------------------------------------
+
+asio::awaitable<void> PlayStream::on_seek(const rtmp::SeekEvent& event) {
+  auto alive = alive_;
+  auto& session = connection_.session();
+  DvrAccess* dvr = connection_.context().dvr;
+  const std::string app = connection_.app();
+  const std::string name = name_;
+  std::optional<dvr::StreamInfo> info;
+  if (dvr) {
+    auto found = co_await dvr->stream_info(app, name);
+    if (!*alive) co_return;
+    if (found && *found) info = std::move(**found);
+  }
+  if (!info) {
+    send_status("error", "NetStream.Seek.Failed", name_ + " is not recorded: only its live edge can be played.");
+    connection_.flush_session();
+    co_return;
+  }
+  const std::uint32_t target = to_media_ms(event.ms);
+  const bool live = hub_->publishing() && info->live();
+  const std::uint32_t window_start = info->start_ms();
+  const std::uint32_t window_end = live ? hub_->last_timestamp() : info->end_ms();
+  const bool before = ts_diff(target, window_start) < 0;
+  if (before || (!live && ts_diff(target, window_end) > 0)) {
+    // details: the nearest valid position, in seconds (NetStream time).
+    const double valid = (before ? window_start : window_end) / 1000.0;
+    send_status("error", "NetStream.Seek.InvalidTime",
+                "Seeking to " + std::to_string(target) + " ms is outside the recorded window.",
+                amf::Object{{"details", valid}});
+    connection_.flush_session();
+    co_return;
+  }
+
+  // The sequence Flash players expect before the frames at the new place.
+  session.send_user_control(rtmp::UserControlEvent::StreamEof, stream_id_);
+  session.send_user_control(rtmp::UserControlEvent::StreamIsRecorded, stream_id_);
+  session.send_user_control(rtmp::UserControlEvent::StreamBegin, stream_id_);
+  send_status("status", "NetStream.Seek.Notify",
+              "Seeking " + std::to_string(target) + " (stream ID: " + std::to_string(stream_id_) + ").");
+  send_status("status", "NetStream.Play.Start", "Started playing " + name_ + ".");
+  connection_.flush_session();
+  end_ms_.reset();
+  const bool opened = co_await open_at(target, false);
+  if (!*alive) co_return;
+  if (!opened) {
+    send_status("error", "NetStream.Seek.Failed", "Nothing is recorded at " + std::to_string(target) + " ms.");
+    connection_.flush_session();
+    co_return;
+  }
+  connection_.emit(EventType::Seek, name_, std::to_string(target) + " ms");
+  start_pump();
+}
+
+asio::awaitable<void> PlayStream::on_pause(const rtmp::PauseEvent& event) {
+  auto alive = alive_;
+  auto& session = connection_.session();
+  if (event.pause) {
+    if (mode_ == Mode::Paused) co_return;
+    unsubscribe();
+    ++generation_;  // stops a cursor's pump
+    mode_ = Mode::Paused;
+    send_status("status", "NetStream.Pause.Notify", "Pausing " + name_ + ".");
+    session.send_user_control(rtmp::UserControlEvent::StreamEof, stream_id_);
+    connection_.flush_session();
+    connection_.emit(EventType::Pause, name_, std::to_string(last_timestamp_) + " ms");
+    co_return;
+  }
+  if (mode_ != Mode::Paused) co_return;
+  send_status("status", "NetStream.Unpause.Notify", "Unpausing " + name_ + ".");
+  session.send_user_control(rtmp::UserControlEvent::StreamBegin, stream_id_);
+  connection_.flush_session();
+  connection_.emit(EventType::Unpause, name_, std::to_string(last_timestamp_) + " ms");
+  // A recorded stream resumes exactly where it paused, behind live; a
+  // stream that is not recorded can only resume at its live edge.
+  if (recorded_here()) {
+    const bool resumed = co_await open_at_position();
+    if (!*alive) co_return;
+    if (resumed) {
+      start_pump();
+      co_return;
+    }
+  }
+  subscribe_live();
 }
 
 void PlayStream::on_receive_media(const rtmp::ReceiveMediaEvent& event) {
@@ -175,10 +515,64 @@ void PlayStream::on_receive_media(const rtmp::ReceiveMediaEvent& event) {
   }
 }
 
+void PlayStream::on_buffer_length(std::uint32_t ms) { buffer_ms_ = std::clamp(ms, kMinBufferMs, kMaxBufferMs); }
+
 void PlayStream::on_close() {
   unsubscribe();
+  ++generation_;
+  mode_ = Mode::Ended;
   send_status("status", "NetStream.Play.Stop", "Stopped playing " + name_ + ".");
   connection_.flush_session();
+}
+
+// --- sending ----------------------------------------------------------------------
+
+bool PlayStream::wants(const media::Frame& frame) {
+  switch (frame.kind) {
+    case media::FrameKind::Audio:
+      return receive_audio_;
+    case media::FrameKind::Video:
+      has_video_ = true;
+      if (!receive_video_) return false;
+      // A decoder needs a keyframe after its sequence header; until one
+      // comes, inter frames would only show garbage.
+      if (waiting_for_keyframe_ && !frame.sequence_header) {
+        if (!frame.keyframe) return false;
+        waiting_for_keyframe_ = false;
+      }
+      return true;
+    case media::FrameKind::Metadata:
+    case media::FrameKind::Data:
+      return true;
+  }
+  return true;
+}
+
+void PlayStream::send_frame(const media::FramePtr& frame) {
+  if (frame->position != 0) position_ = frame->position + 1;
+  if (!wants(*frame)) return;
+  last_timestamp_ = frame->timestamp;
+  queue(media::chunk_frame(*frame, stream_id_, connection_.session().out_chunk_size()), *frame, frame->timestamp);
+}
+
+void PlayStream::send_own(const media::Frame& frame, std::uint32_t timestamp) {
+  media::Frame restamped = frame;
+  restamped.timestamp = timestamp;
+  queue(media::chunk_frame(restamped, stream_id_, connection_.session().out_chunk_size()), frame, timestamp);
+}
+
+void PlayStream::queue(const SharedBuffer& bytes, const media::Frame& frame, std::uint32_t timestamp) {
+  MediaTag tag;
+  tag.stream_id = stream_id_;
+  tag.timestamp = timestamp;
+  tag.essential = frame.sequence_header || frame.kind == media::FrameKind::Metadata;
+  tag.resume_point = frame.keyframe || (frame.kind == media::FrameKind::Audio && !has_video_);
+  bytes_sent_ += frame.payload.size();
+  if (connection_.send_media(bytes, tag) == OutQueue::Push::TooSlow) {
+    connection_.close("player too slow: fell more than " +
+                      std::to_string(connection_.context().options.out_queue.max_lag_ms) +
+                      " ms behind live again after skipping to keyframes");
+  }
 }
 
 }  // namespace rw::server

@@ -1,9 +1,21 @@
-// A connection playing a live stream: follows the stream's hub and queues
-// each frame's shared chunked bytes for the player.
+// A connection playing a stream, live or from the DVR store.
+//
+// Live: the stream's hub hands each frame's shared chunked bytes to the
+// player. Recorded: a cursor reads stored segments and sends their frames
+// paced to the player's buffer; when it reaches the end of the store while
+// the stream is still published, it continues from the hub's recording
+// tail at the next frame number, so the player goes on at the live edge
+// without a gap or a duplicate. Pausing a recorded stream remembers the next
+// frame number; unpausing resumes exactly there, time-shifted behind live.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <memory>
+#include <optional>
+#include <vector>
 
+#include "common/dvr/segment_store.hpp"
 #include "common/media/stream_hub.hpp"
 #include "common/server/net_stream.hpp"
 
@@ -11,17 +23,28 @@ namespace rw::server {
 
 class PlayStream final : public NetStream, public media::LiveSubscriber {
  public:
-  // Answers the play: Play.Reset/Play.Start and the stream's first frames,
-  // or Play.StreamNotFound and nullptr.
-  static std::unique_ptr<PlayStream> start(Connection& connection, std::uint32_t stream_id,
-                                           const std::string& raw_name, double start, double length, bool reset);
+  struct Request {
+    std::string raw_name;  // as the client sent it, query included
+    double start = rtmp::kPlayLiveOrRecorded;
+    double length = -1;    // ms; -1 to the end
+    bool reset = true;
+    // play2 with transition "resume": continue at this media time (ms).
+    std::optional<double> resume_at_ms;
+  };
+
+  // Answers a play: the start sequence and the first frames, or
+  // Play.StreamNotFound and nullptr.
+  static boost::asio::awaitable<std::unique_ptr<PlayStream>> start(Connection& connection, std::uint32_t stream_id,
+                                                                   const Request& request);
   PlayStream(Connection& connection, std::uint32_t stream_id, std::string name,
              std::shared_ptr<media::StreamHub> hub);
   ~PlayStream() override;
 
   bool is_publisher() const override { return false; }
-  void on_pause(const rtmp::PauseEvent& event) override;
+  boost::asio::awaitable<void> on_seek(const rtmp::SeekEvent& event) override;
+  boost::asio::awaitable<void> on_pause(const rtmp::PauseEvent& event) override;
   void on_receive_media(const rtmp::ReceiveMediaEvent& event) override;
+  void on_buffer_length(std::uint32_t ms) override;
   void on_close() override;
 
   // media::LiveSubscriber
@@ -30,21 +53,68 @@ class PlayStream final : public NetStream, public media::LiveSubscriber {
   void on_unpublish() override;
 
  private:
-  void subscribe();
+  enum class Mode {
+    Live,      // following the hub (or waiting for a publisher)
+    Recorded,  // a cursor plays stored segments
+    Paused,
+    Ended,     // played a finished recording to its end (a seek may go on)
+  };
+
+  // The segment a cursor is playing, decoded into frames.
+  struct Cursor {
+    dvr::Segment segment;
+    std::vector<media::FramePtr> frames;
+    std::size_t index = 0;  // next frame to send
+  };
+
+  // --- live --------------------------------------------------------------
+  void subscribe_live();
   void unsubscribe();
   void send_start(const media::StartState& state);
-  // Queues a frame built for this player alone (start frames, restamped headers).
+
+  // --- recorded ----------------------------------------------------------
+  // Positions the cursor at the keyframe at or before `target_ms` (or joins
+  // live when the target is past the recorded tail of a live stream) and
+  // sends metadata and sequence headers; false when the store has nothing
+  // there (the caller reports it).
+  boost::asio::awaitable<bool> open_at(std::uint32_t target_ms, bool exact_resume);
+  // Continues recorded playback at the frame numbered position_.
+  boost::asio::awaitable<bool> open_at_position();
+  void start_pump();
+  boost::asio::awaitable<void> pump(unsigned generation);
+  // Tries to hand over from the end of the store to the hub's tail.
+  media::StreamHub::TailJoin::Result join_tail();
+  void complete();
+  static Cursor decode(dvr::Segment&& segment);
+
+  // --- sending -----------------------------------------------------------
+  // Queues a frame built for this player alone.
   void send_own(const media::Frame& frame, std::uint32_t timestamp);
+  void send_frame(const media::FramePtr& frame);
   void queue(const SharedBuffer& bytes, const media::Frame& frame, std::uint32_t timestamp);
-  void send_status(std::string_view level, std::string_view code, std::string_view description);
+  void send_status(std::string_view level, std::string_view code, std::string_view description,
+                   const amf::Object& extra = {});
+  bool wants(const media::Frame& frame);
+  bool recorded_here() const;
 
   std::shared_ptr<media::StreamHub> hub_;
+  Mode mode_ = Mode::Live;
   bool subscribed_ = false;
-  bool paused_ = false;
   bool receive_audio_ = true;
   bool receive_video_ = true;
   bool has_video_ = false;
   bool waiting_for_keyframe_ = true;  // no video until a keyframe
+
+  std::optional<Cursor> cursor_;
+  std::uint64_t position_ = 0;          // number of the next recorded frame to send (0: unknown)
+  std::uint32_t last_timestamp_ = 0;    // media time of the last frame sent
+  std::optional<std::uint32_t> end_ms_; // play's len: stop here
+  std::chrono::steady_clock::time_point pace_wall_{};
+  std::uint32_t pace_media_ = 0;
+  std::uint32_t buffer_ms_ = 3000;      // how far ahead of real time a cursor may send
+  std::uint64_t bytes_sent_ = 0;        // media bytes of this play, for onPlayStatus
+  unsigned generation_ = 0;             // a new cursor position ends the old pump
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace rw::server

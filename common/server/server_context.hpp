@@ -51,6 +51,8 @@ struct ServerOptions {
   AppSettings default_app;
 };
 
+class DvrAccess;
+
 struct ServerContext {
   ServerContext(const ServerOptions& o, Logger& l, const Clock& c, media::StreamRegistry& s, EventBus& e)
       : options(o), log(l), clock(c), streams(s), events(e) {}
@@ -62,6 +64,8 @@ struct ServerContext {
   EventBus& events;
   std::atomic<std::uint64_t> next_connection_id{1};
   std::atomic<std::size_t> connections{0};
+  // The DVR store, or nullptr when this server records nothing.
+  DvrAccess* dvr = nullptr;
 
   // The settings for an application, or nullptr when clients may not use it.
   const AppSettings* find_app(const std::string& name) const;

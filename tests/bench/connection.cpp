@@ -2,8 +2,6 @@
 
 #include <boost/asio/write.hpp>
 #include <chrono>
-#include <cstdlib>
-#include <netinet/tcp.h>
 
 namespace rw::bench {
 
@@ -30,9 +28,9 @@ rtmp::ClientOptions LoadContext::session_options() {
   return o;
 }
 
-Connection::Connection(LoadContext& context, std::size_t index)
+Connection::Connection(LoadContext& context, std::size_t index, rtmp::ClientOptions session_options)
     : context_(context),
-      session_(context.session_options()),
+      session_(std::move(session_options)),
       index_(index),
       socket_(context.io),
       read_buffer_(new std::uint8_t[context.options.read_buffer]) {}
@@ -84,10 +82,6 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
     return;
   }
   bytes_received_ += n;
-  if (std::getenv("BENCH_DELACK")) {
-    int zero = 0;
-    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof zero);
-  }
   const std::int64_t now = now_us();
   auto& events = context_.events;
   events.clear();

@@ -43,7 +43,7 @@ struct LoadContext {
 
 class Connection {
  public:
-  Connection(LoadContext& context, std::size_t index);
+  Connection(LoadContext& context, std::size_t index, rtmp::ClientOptions session_options);
   virtual ~Connection() = default;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -21,7 +21,8 @@ const char* stage_name(Player::Stage stage) {
 
 }  // namespace
 
-Player::Player(LoadContext& context, std::size_t index) : Connection(context, index), started_at_(now_us()) {}
+Player::Player(LoadContext& context, std::size_t index)
+    : Connection(context, index, context.session_options()), started_at_(now_us()) {}
 
 void Player::on_open() {
   rtmp::ConnectParams params;

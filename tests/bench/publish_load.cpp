@@ -14,6 +14,18 @@ constexpr auto kPumpInterval = std::chrono::milliseconds(10);
 // A publisher whose socket has not taken this much stops making frames
 // until it has: its lateness then grows, which is what gets reported.
 constexpr std::size_t kMaxBacklog = 8u << 20;
+// The Window Ack Size publishers announce: the server acknowledges every
+// 64 KB (half a second of a 1 Mbit/s stream), which shows how far behind
+// its reading is (see PublishProgress).
+constexpr std::uint32_t kAckWindow = 64 * 1024;
+// C0+C1, then C2: what a connection sends before its chunk stream.
+constexpr std::uint64_t kHandshakeBytes = 1 + 2 * rtmp::kHandshakeSize;
+
+rtmp::ClientOptions publisher_session_options(LoadContext& context) {
+  rtmp::ClientOptions o = context.session_options();
+  o.window_ack_size = kAckWindow;
+  return o;
+}
 
 const char* stage_name(Publisher::Stage stage) {
   switch (stage) {
@@ -31,7 +43,11 @@ const char* stage_name(Publisher::Stage stage) {
 }  // namespace
 
 Publisher::Publisher(LoadContext& context, std::size_t index, const FlvSource& source, std::string stream_name)
-    : Connection(context, index), loop_(source), stream_name_(std::move(stream_name)), started_at_(now_us()) {}
+    : Connection(context, index, publisher_session_options(context)),
+      loop_(source),
+      stream_name_(std::move(stream_name)),
+      started_at_(now_us()),
+      progress_(kAckWindow, kHandshakeBytes) {}
 
 void Publisher::on_open() {
   rtmp::ConnectParams params;
@@ -91,11 +107,14 @@ void Publisher::pump(std::int64_t now) {
   if (oldest_due) {
     flush();
     if (closed()) return;
-    unsent_.push_back({bytes_queued(), *oldest_due});
+    progress_.queued(bytes_queued(), *oldest_due);
   }
-  while (!unsent_.empty() && unsent_.front().end <= bytes_sent()) unsent_.pop_front();
+  progress_.sent(bytes_sent());
+  progress_.acknowledged(session_.peer_acknowledged());
+  // Nothing outstanding: the next frame not yet made is the one that could
+  // be late (when the backlog cap held it back).
   const std::int64_t next_due = schedule_start_us_ + loop_.due_ms() * 1000;
-  behind_.sample(now, unsent_.empty() ? next_due : std::min(unsent_.front().due_us, next_due));
+  behind_.sample(now, std::min(progress_.oldest_late_due().value_or(next_due), next_due));
 }
 
 std::string Publisher::stage_detail() const {

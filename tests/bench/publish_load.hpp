@@ -3,7 +3,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <deque>
 #include <memory>
 #include <vector>
 
@@ -46,13 +45,6 @@ class Publisher final : public Connection {
   void fail(const std::string& reason);
   std::string stage_detail() const;
 
-  // A frame queued but maybe not yet taken by the socket: where its bytes
-  // end in the connection's output, and when it was due.
-  struct QueuedFrame {
-    std::uint64_t end = 0;
-    std::int64_t due_us = 0;
-  };
-
   FlvLoop loop_;
   std::string stream_name_;
   Stage stage_ = Stage::Connecting;
@@ -62,7 +54,7 @@ class Publisher final : public Connection {
   std::uint32_t stream_id_ = 0;
   std::int64_t started_at_ = 0;
   std::int64_t schedule_start_us_ = 0;  // when the first frame was due
-  std::deque<QueuedFrame> unsent_;
+  PublishProgress progress_;
   std::uint64_t frames_sent_ = 0;
   ScheduleLag behind_;
   std::string failure_;

@@ -58,4 +58,47 @@ void PlayerTimeline::update_lag(std::int64_t now_us) {
   max_lag_us_ = std::max(max_lag_us_, lag_us_);
 }
 
+void PublishProgress::sent(std::uint64_t bytes) {
+  sent_ = bytes;
+  forget_done();
+}
+
+void PublishProgress::acknowledged(std::uint32_t sequence) {
+  if (!acks_seen_) {
+    acks_seen_ = true;
+    acked_ = handshake_bytes_ + sequence;
+  } else {
+    // Serial arithmetic: the 32-bit sequence wraps every 4 GiB.
+    acked_ += static_cast<std::uint32_t>(sequence - last_sequence_);
+  }
+  last_sequence_ = sequence;
+  forget_done();
+}
+
+void PublishProgress::forget_done() {
+  // Batches stay until acknowledged: acknowledgements may start late. A
+  // server that never acknowledges leaves only the socket's view, for which
+  // the recent batches suffice.
+  constexpr std::size_t kMaxUnacknowledged = 4096;
+  while (!batches_.empty() && batches_.front().end <= acked_) batches_.pop_front();
+  while (!acks_seen_ && batches_.size() > kMaxUnacknowledged && batches_.front().end <= sent_) batches_.pop_front();
+}
+
+std::optional<std::int64_t> PublishProgress::oldest_late_due() const {
+  // The first batch that ends at or after `position` (ends increase).
+  auto first_ending_at = [this](std::uint64_t position) {
+    return std::partition_point(batches_.begin(), batches_.end(),
+                                [position](const Batch& b) { return b.end < position; });
+  };
+  std::optional<std::int64_t> oldest;
+  // Not yet taken by the socket.
+  if (auto it = first_ending_at(sent_ + 1); it != batches_.end()) oldest = it->due_us;
+  // Sent a window past the last acknowledgement, and still not acknowledged.
+  if (acks_seen_) {
+    auto it = first_ending_at(acked_ + ack_window_);
+    if (it != batches_.end() && it->end <= sent_ && (!oldest || it->due_us < *oldest)) oldest = it->due_us;
+  }
+  return oldest;
+}
+
 }  // namespace rw::bench

@@ -3,6 +3,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <optional>
 #include <vector>
 
 namespace rw::bench {
@@ -76,6 +78,50 @@ class ScheduleLag {
  private:
   std::int64_t current_us_ = 0;
   std::int64_t max_us_ = 0;
+};
+
+// Where a publisher's frames are: queued, handed to the socket, read by the
+// server. The kernel's socket buffers hold seconds of a 1 Mbit/s stream,
+// so a server that stops reading shows up late on the publisher's side
+// unless we ask it: the publisher announces a small Window Ack Size, and a
+// server that acknowledges every window shows how far its reading lags.
+//
+// Byte positions count everything the connection queued, handshake
+// included; acknowledgements count chunk-stream bytes from the end of the
+// handshake (32-bit, wrapping).
+class PublishProgress {
+ public:
+  PublishProgress(std::uint32_t ack_window, std::uint64_t handshake_bytes)
+      : ack_window_(ack_window), handshake_bytes_(handshake_bytes) {}
+
+  // Frames up to byte `end` are queued; the oldest of them was due at due_us.
+  void queued(std::uint64_t end, std::int64_t due_us) { batches_.push_back({end, due_us}); }
+  // The socket has taken this many bytes in all.
+  void sent(std::uint64_t bytes);
+  // The server's latest Acknowledgement sequence number.
+  void acknowledged(std::uint32_t sequence);
+
+  // When the oldest frame that is late was due: one the socket has not
+  // taken, or (once the server has acknowledged something) one a window
+  // past the last acknowledgement, which the server would have
+  // acknowledged had it read it. nullopt: nothing is outstanding.
+  std::optional<std::int64_t> oldest_late_due() const;
+  std::uint64_t acknowledged_bytes() const { return acked_; }
+
+ private:
+  struct Batch {
+    std::uint64_t end = 0;
+    std::int64_t due_us = 0;
+  };
+  void forget_done();
+
+  std::uint32_t ack_window_;
+  std::uint64_t handshake_bytes_;
+  std::deque<Batch> batches_;
+  std::uint64_t sent_ = 0;
+  std::uint64_t acked_ = 0;  // position (handshake included) the server acknowledged
+  std::uint32_t last_sequence_ = 0;
+  bool acks_seen_ = false;
 };
 
 }  // namespace rw::bench

@@ -130,3 +130,59 @@ TEST(ScheduleLag, OnlyPastDueCounts) {
 
 }  // namespace
 }  // namespace rw::bench
+
+namespace rw::bench {
+namespace {
+
+TEST(PublishProgress, UnsentBytesAreLate) {
+  PublishProgress p(1000, 100);
+  EXPECT_FALSE(p.oldest_late_due());
+  p.queued(600, 10);
+  p.queued(1200, 20);
+  EXPECT_EQ(p.oldest_late_due(), 10);
+  p.sent(600);
+  EXPECT_EQ(p.oldest_late_due(), 20);
+  p.sent(1200);
+  EXPECT_FALSE(p.oldest_late_due()) << "without acknowledgements, sent is done";
+}
+
+TEST(PublishProgress, AWindowPastTheLastAcknowledgementIsLate) {
+  // 100 handshake bytes; the server acknowledges every 1000.
+  PublishProgress p(1000, 100);
+  for (int i = 1; i <= 10; ++i) p.queued(100 + static_cast<std::uint64_t>(i) * 500, i * 10);  // ends 600..5100
+  p.sent(5100);
+  EXPECT_FALSE(p.oldest_late_due()) << "no acknowledgement yet: the server may not acknowledge at all";
+  p.acknowledged(1000);  // position 1100
+  // The next acknowledgement is due once the server has read position
+  // 2100: the batch ending at 2100 (due 40) has been sent, so it is late.
+  EXPECT_EQ(p.oldest_late_due(), 40);
+  p.acknowledged(2500);  // position 2600
+  EXPECT_EQ(p.oldest_late_due(), 70);  // expects 3600: the batch ending at 3600
+  p.acknowledged(5000);  // position 5100: all read
+  EXPECT_FALSE(p.oldest_late_due());
+  EXPECT_EQ(p.acknowledged_bytes(), 5100u);
+}
+
+TEST(PublishProgress, AcknowledgementOfUnsentBytesIsNotLateYet) {
+  PublishProgress p(1000, 0);
+  p.queued(500, 10);
+  p.sent(500);
+  p.acknowledged(500);
+  p.queued(1000, 20);
+  p.sent(1000);
+  EXPECT_FALSE(p.oldest_late_due()) << "the next acknowledgement needs byte 1500, not sent yet";
+  p.queued(1600, 30);
+  EXPECT_EQ(p.oldest_late_due(), 30) << "unsent";
+  p.sent(1600);
+  EXPECT_EQ(p.oldest_late_due(), 30) << "sent past the window, not acknowledged";
+}
+
+TEST(PublishProgress, SequenceWraps) {
+  PublishProgress p(1000, 0);
+  p.acknowledged(0xFFFFFF00u);
+  p.acknowledged(0x00000100u);
+  EXPECT_EQ(p.acknowledged_bytes(), 0x100000100u);
+}
+
+}  // namespace
+}  // namespace rw::bench
