@@ -84,7 +84,7 @@ std::optional<TagView> TagWalker::next() {
   return tag;
 }
 
-media::FramePtr to_frame(const TagView& tag) {
+media::MutableFramePtr to_frame(const TagView& tag) {
   Bytes body(tag.body.begin(), tag.body.end());
   switch (tag.type) {
     case flv::TagType::Audio: return media::make_media_frame(rtmp::msg_type::kAudio, tag.timestamp, std::move(body));

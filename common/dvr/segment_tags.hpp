@@ -64,7 +64,7 @@ class TagWalker {
 // A media frame with a copy of the tag's body: audio and video marked as
 // make_media_frame() marks them, onMetaData as Metadata, other script data
 // as Data.
-media::FramePtr to_frame(const TagView& tag);
+media::MutableFramePtr to_frame(const TagView& tag);
 
 // What a player needs before a segment's first frame: its onMetaData,
 // video and audio sequence headers (those present), stamped at its start.

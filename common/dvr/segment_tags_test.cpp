@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,34 @@ TEST(SegmentTags, WalkerRejectsBadTypeAndPreviousTagSize) {
   const auto views = walk_all(hex_string("0800000100000000000000aa0000000c"), failed);
   EXPECT_FALSE(failed);
   EXPECT_EQ(views.size(), 1u);
+}
+
+TEST(SegmentTags, WalkerStaysInsideDamagedBytes) {
+  // Segments come from upstream servers too: damaged bytes end the walk
+  // (failed) or are consumed whole, and no body reaches past the end.
+  std::string whole;
+  for (const auto& f : test_media::real_frames(1)) append_tag(whole, tag_type_of(f->kind), f->timestamp, f->payload.view());
+  std::mt19937 random(7);
+  int failures = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string damaged = whole.substr(0, random() % (whole.size() + 1));
+    for (int k = 0; k < 3 && !damaged.empty(); ++k) damaged[random() % damaged.size()] = static_cast<char>(random());
+    const ByteView bytes = as_bytes(damaged);
+    TagWalker walk(bytes);
+    while (auto tag = walk.next()) {
+      ASSERT_GE(tag->body.data(), bytes.data());
+      ASSERT_LE(tag->body.data() + tag->body.size(), bytes.data() + bytes.size());
+      ASSERT_TRUE(to_frame(*tag));
+    }
+    EXPECT_LE(walk.offset(), bytes.size());
+    if (walk.failed()) {
+      ++failures;
+    } else {
+      EXPECT_EQ(walk.offset(), bytes.size());
+    }
+  }
+  EXPECT_GT(failures, 2000);  // most damage is detected...
+  EXPECT_LT(failures, 3000);  // ...and some (a flipped body byte) cannot be
 }
 
 TEST(SegmentTags, ToFrameRestoresKinds) {

@@ -36,10 +36,16 @@
 // that starts later in an audio-only stream cuts a segment at its first
 // keyframe, and from then on the stream is cut at keyframes.
 //
-// Usage (the Recorder):
-//   Segmenter seg(options, SegmenterStart::after(stream_info));
-//   for each frame: if (auto s = seg.push(*frame, wall_ms)) store(std::move(*s));
-//   at unpublish:   if (auto s = seg.flush()) store(std::move(*s));
+// Usage (the Recorder; one owner, not thread-safe):
+//   Segmenter seg(options, SegmenterStart::after(store.begin_recording(...)));
+//   for each frame (a MutableFramePtr, before the hub shares it):
+//     auto done = seg.push(*frame, wall_ms);
+//     frame->position = seg.last_frame_position();
+//     hub.publish(frame);
+//     if (done) write on the store's thread: store.append_segment(..., *done, retention);
+//   at unpublish: if (auto s = seg.flush()) append it; then end_recording.
+// A segment costs one allocation (its tags buffer, reserved from the last
+// segment's size) and one copy of each frame's body into it.
 #pragma once
 
 #include <cstddef>

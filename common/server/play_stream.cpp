@@ -203,11 +203,10 @@ PlayStream::Cursor PlayStream::decode(dvr::Segment&& segment) {
   dvr::TagWalker walk(segment.tags());
   std::uint64_t position = segment.first_position();
   while (auto tag = walk.next()) {
-    media::FramePtr frame = dvr::to_frame(*tag);
+    media::MutableFramePtr frame = dvr::to_frame(*tag);
     if (!frame) continue;
-    auto numbered = std::const_pointer_cast<media::Frame>(frame);
-    numbered->position = position++;
-    cursor.frames.push_back(std::move(numbered));
+    frame->position = position++;
+    cursor.frames.push_back(std::move(frame));
   }
   segment.clear_tags();  // the frames hold copies of the bodies
   cursor.segment = std::move(segment);

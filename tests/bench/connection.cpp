@@ -1,5 +1,9 @@
 #include "tests/bench/connection.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <boost/asio/write.hpp>
 #include <chrono>
 
@@ -82,6 +86,12 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
     return;
   }
   bytes_received_ += n;
+  if (context_.options.delayed_ack) {
+    // The kernel leaves delayed-ACK mode whenever its ACK timer fires, so
+    // this is renewed after every read.
+    const int quickack = 0;
+    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &quickack, sizeof quickack);
+  }
   const std::int64_t now = now_us();
   auto& events = context_.events;
   events.clear();

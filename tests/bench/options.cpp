@@ -111,6 +111,9 @@ Expected<Options, std::string> parse_options(const std::vector<std::string_view>
       if (!parse_integer(value, o.read_buffer) || o.read_buffer < 512) return bad();
     } else if (flag == "--chunk-size") {
       if (!parse_integer(value, o.chunk_size) || o.chunk_size < 128 || o.chunk_size > 0xFFFFFF) return bad();
+    } else if (flag == "--delayed-ack") {
+      if (value != "on" && value != "off") return bad();
+      o.delayed_ack = value == "on";
     } else {
       return unexpected("unknown option " + std::string(flag));
     }
@@ -135,7 +138,11 @@ std::string usage() {
          "  --report-interval S  progress line on stderr every S seconds (default 5, 0 = none)\n"
          "  --server-pid PID     also report that process's CPU% and RSS over the measuring window\n"
          "  --read-buffer BYTES  read buffer per connection (default 8192)\n"
-         "  --chunk-size BYTES   chunk size announced to the server (default 4096)\n";
+         "  --chunk-size BYTES   chunk size announced to the server (default 4096)\n"
+         "  --delayed-ack on|off players delay their TCP ACKs (TCP_QUICKACK off; default off). Halves the\n"
+         "                       kernel work of both sides on loopback, but lets a server without TCP_NODELAY\n"
+         "                       (nginx-rtmp) batch its writes behind Nagle's algorithm: compare servers\n"
+         "                       with the same setting only\n";
 }
 
 }  // namespace rw::bench

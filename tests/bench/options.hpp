@@ -52,6 +52,12 @@ struct Options {
   int server_pid = 0;           // measure this process's CPU and RSS over the run
   std::size_t read_buffer = 8192;   // per connection
   std::uint32_t chunk_size = 4096;  // announced to the server
+  // Players keep their sockets in delayed-ACK mode (TCP_QUICKACK off after
+  // every read). On loopback a reader otherwise acknowledges every segment
+  // at once, and processing those ACKs costs both sides; but a server that
+  // leaves Nagle on (nginx-rtmp) then coalesces its small writes while it
+  // waits for ACKs, as it would on a network with some round-trip time.
+  bool delayed_ack = false;
 };
 
 // Parses the arguments after the program name. The error is a message for

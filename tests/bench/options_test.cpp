@@ -61,7 +61,7 @@ TEST(ParseOptions, PlayWithEverything) {
   auto o = parse_options(words({"play", "--url", "rtmp://127.0.0.1:1935/live/test", "--clients", "3000", "--ramp",
                                 "500", "--duration", "60", "--json", "out.json", "--start", "-1", "--buffer-ms", "3000",
                                 "--timeout", "5", "--report-interval", "0", "--server-pid", "42", "--read-buffer",
-                                "4096", "--chunk-size", "60000"}));
+                                "4096", "--chunk-size", "60000", "--delayed-ack", "on"}));
   ASSERT_TRUE(o) << o.error();
   EXPECT_EQ(o->mode, Mode::Play);
   EXPECT_EQ(o->url.stream, "test");
@@ -76,6 +76,7 @@ TEST(ParseOptions, PlayWithEverything) {
   EXPECT_EQ(o->server_pid, 42);
   EXPECT_EQ(o->read_buffer, 4096u);
   EXPECT_EQ(o->chunk_size, 60000u);
+  EXPECT_TRUE(o->delayed_ack);
 }
 
 TEST(ParseOptions, Defaults) {
@@ -84,6 +85,7 @@ TEST(ParseOptions, Defaults) {
   EXPECT_EQ(o->clients, 1u);
   EXPECT_EQ(o->play_start, -2);
   EXPECT_EQ(o->chunk_size, 4096u);
+  EXPECT_FALSE(o->delayed_ack);
 }
 
 TEST(ParseOptions, PublishNeedsAFile) {
@@ -112,6 +114,7 @@ TEST(ParseOptions, ErrorsNameTheProblem) {
       {{"play", "--url", "rtmp://h/a/s", "--duration", "nan"}, "--duration"},
       {{"play", "--url", "rtmp://h/a/s", "--chunk-size", "64"}, "--chunk-size"},
       {{"play", "--url", "rtmp://h/a/s", "--read-buffer", "10"}, "--read-buffer"},
+      {{"play", "--url", "rtmp://h/a/s", "--delayed-ack", "yes"}, "--delayed-ack"},
       {{"play", "--url", "rtmp://h/a/s", "--frobnicate", "1"}, "unknown option --frobnicate"},
   };
   for (const auto& c : cases) {

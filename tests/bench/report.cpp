@@ -30,6 +30,7 @@ void write_run(JsonWriter& w, const Options& o, const RunTiming& t) {
   w.key("window_s").value(t.window_s);
   w.key("interrupted").value(t.interrupted);
   w.key("bench_cpu_percent").value(t.bench_cpu_percent);
+  w.key("bench_saturated").value(t.bench_cpu_percent > kBenchSaturatedPercent);
   w.key("machine_cpu_percent").value(t.machine_cpu_percent);
   if (t.server) {
     w.key("server").begin_object();
@@ -57,7 +58,11 @@ std::string usage_part(const RunTiming& t) {
     out += buf;
   }
   std::snprintf(buf, sizeof buf, " machine_cpu=%.1f%%", t.machine_cpu_percent);
-  return out + buf;
+  out += buf;
+  if (t.bench_cpu_percent > kBenchSaturatedPercent) {
+    out += " (WARNING: the bench was near saturation; lag and gaps may be its own)";
+  }
+  return out;
 }
 
 }  // namespace

@@ -23,6 +23,10 @@ struct ServerUsage {
 
 // Timing of the run: the ramp, then the measuring window (all clients
 // started, for --duration seconds).
+// Above this share of its core the load tool itself delays reading, and
+// lag and gap figures are partly its own.
+inline constexpr double kBenchSaturatedPercent = 85;
+
 struct RunTiming {
   double ramp_s = 0;
   double window_s = 0;

@@ -42,6 +42,12 @@ TEST(Report, PlayJsonHasTheFiguresTheIssueAsksFor) {
   EXPECT_NE(line.find("1 behind >1s"), std::string::npos) << line;
   EXPECT_NE(line.find("server_cpu=42.5%"), std::string::npos) << line;
   EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_EQ(line.find("WARNING"), std::string::npos);
+  EXPECT_NE(json.find(R"("bench_saturated":false)"), std::string::npos);
+
+  r.timing.bench_cpu_percent = 97;
+  EXPECT_NE(summary_line(r).find("WARNING: the bench was near saturation"), std::string::npos);
+  EXPECT_NE(to_json(play_options(), r).find(R"("bench_saturated":true)"), std::string::npos);
 }
 
 TEST(Report, PublishJson) {
