@@ -139,7 +139,10 @@ void ClientSession::handle_control(const Message& message, std::vector<ClientEve
       if (auto size = parse_u32_body(message.payload)) peer_window_ = *size;
       break;
     case msg_type::kAcknowledgement:
-      if (auto sequence = parse_u32_body(message.payload)) peer_acknowledged_ = *sequence;
+      if (auto sequence = parse_u32_body(message.payload)) {
+        peer_acknowledged_ = *sequence;
+        ++acknowledgements_received_;
+      }
       break;
     case msg_type::kUserControl: {
       auto uc = parse_user_control(message.payload);

@@ -187,6 +187,9 @@ class ClientSession {
   // The sequence number of the server's last Acknowledgement: how much of
   // what we sent it has taken (publishers can pace themselves by it).
   std::uint32_t peer_acknowledged() const { return peer_acknowledged_; }
+  // How many Acknowledgements the server sent (0: peer_acknowledged() is
+  // not a value it sent).
+  std::uint64_t acknowledgements_received() const { return acknowledgements_received_; }
   std::uint64_t acknowledgements_sent() const { return acknowledgements_sent_; }
   std::uint64_t pings_answered() const { return pings_answered_; }
 
@@ -268,6 +271,7 @@ class ClientSession {
   std::uint32_t peer_window_ = 0;       // the server's Window Ack Size; 0 = never acknowledge
   std::uint64_t last_ack_sent_at_ = 0;  // bytes_received() when we last acknowledged
   std::uint32_t peer_acknowledged_ = 0;
+  std::uint64_t acknowledgements_received_ = 0;
   std::uint64_t acknowledgements_sent_ = 0;
   std::uint64_t pings_answered_ = 0;
   std::optional<ClientError> error_;    // sticky

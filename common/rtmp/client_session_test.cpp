@@ -555,9 +555,11 @@ TEST(ClientSession, ServerAcknowledgesWhatAPublisherSends) {
   h.client.publish(id, "cam");
   h.pump();
   EXPECT_EQ(h.client.peer_acknowledged(), 0u);
+  EXPECT_EQ(h.client.acknowledgements_received(), 0u);
   h.client.send_media(id, msg_type::kVideo, 0, pattern(12000, 1));
   h.pump();
   EXPECT_GE(h.client.peer_acknowledged(), 5000u);
+  EXPECT_GE(h.client.acknowledgements_received(), 1u);
 }
 
 // --- Control -------------------------------------------------------------------

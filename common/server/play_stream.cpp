@@ -28,6 +28,10 @@ constexpr std::size_t kMaxQueuedBytes = 2u << 20;
 constexpr auto kMaxSleep = 100ms;
 constexpr auto kStoreRetry = 50ms;
 constexpr auto kTailRetry = 200ms;
+// Unpausing finds the next frame by position, starting this far before the
+// last timestamp sent and walking at most this many segments.
+constexpr std::uint32_t kResumeLookBackMs = 10'000;
+constexpr int kResumeMaxSegments = 16;
 
 std::int32_t ts_diff(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b); }
 
@@ -288,38 +292,46 @@ asio::awaitable<bool> PlayStream::open_at(std::uint32_t target_ms, bool exact_re
 asio::awaitable<bool> PlayStream::open_at_position() {
   DvrAccess* dvr = connection_.context().dvr;
   if (!dvr || position_ == 0) co_return false;
+  const auto resume_here = [&] {
+    ++generation_;
+    mode_ = Mode::Recorded;
+    pace_media_ = last_timestamp_;
+    pace_wall_ = connection_.context().clock.now();
+  };
+  // Paused while playing the store: the cursor still holds the frame.
+  if (cursor_ && cursor_->index < cursor_->frames.size() && cursor_->frames[cursor_->index]->position == position_) {
+    resume_here();
+    co_return true;
+  }
   auto alive = alive_;
   const std::string app = connection_.app();
   const std::string name = name_;
-  const std::uint32_t around = last_timestamp_;
+  // The next frame's timestamp can be a little before the last one sent
+  // (audio and video interleave), so start looking a few seconds earlier
+  // and walk forward by position.
+  const std::uint32_t around = last_timestamp_ > kResumeLookBackMs ? last_timestamp_ - kResumeLookBackMs : 0;
   auto where = co_await dvr->find_segment(app, name, around);
   if (!*alive) co_return false;
   if (where && *where) {
-    // The frame is in this segment or one of the next two (the timestamp
-    // is that of the frame before it).
     std::uint64_t sequence = (*where)->sequence();
-    for (int step = 0; step < 3; ++step, ++sequence) {
+    for (int step = 0; step < kResumeMaxSegments; ++step, ++sequence) {
       auto stored = co_await dvr->read_segment(app, name, sequence);
       if (!*alive) co_return false;
       if (!stored || !*stored) break;
       const std::uint64_t first = (*stored)->first_position();
       const std::uint64_t end = first + (*stored)->frame_count();
-      if (position_ < first) break;  // retention removed it: start where the store does
+      if (position_ < first) break;  // retention removed it
       if (position_ >= end) continue;
       Cursor cursor = decode(std::move(**stored));
       cursor.index = static_cast<std::size_t>(position_ - first);
-      ++generation_;
-      mode_ = Mode::Recorded;
-      pace_media_ = last_timestamp_;
-      pace_wall_ = connection_.context().clock.now();
+      resume_here();
       cursor_ = std::move(cursor);
       co_return true;
     }
   }
   // Not stored yet: the hub's tail may have it.
   ++generation_;
-  if (join_tail() == media::StreamHub::TailJoin::Result::Joined) co_return true;
-  co_return false;
+  co_return join_tail() == media::StreamHub::TailJoin::Result::Joined;
 }
 
 media::StreamHub::TailJoin::Result PlayStream::join_tail() {

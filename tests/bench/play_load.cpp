@@ -80,11 +80,13 @@ void Player::fail(const std::string& reason) {
 }
 
 void Player::on_closed(const std::string& reason) {
-  // A player that lost its stream is measured up to that moment.
-  if (!stopping_) timeline_.finish(now_us());
   if (stopping_) {
     stage_ = Stage::Stopped;
-  } else if (stage_ == Stage::Playing) {
+    return;
+  }
+  // A player that lost its stream is measured up to that moment.
+  timeline_.finish(now_us());
+  if (stage_ == Stage::Playing) {
     stage_ = Stage::Closed;
     failure_ = reason;
   } else if (stage_ != Stage::Failed) {

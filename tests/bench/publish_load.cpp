@@ -110,7 +110,10 @@ void Publisher::pump(std::int64_t now) {
     progress_.queued(bytes_queued(), *oldest_due);
   }
   progress_.sent(bytes_sent());
-  progress_.acknowledged(session_.peer_acknowledged());
+  if (session_.acknowledgements_received() != acknowledgements_seen_) {
+    acknowledgements_seen_ = session_.acknowledgements_received();
+    progress_.acknowledged(session_.peer_acknowledged());
+  }
   // Nothing outstanding: the next frame not yet made is the one that could
   // be late (when the backlog cap held it back).
   const std::int64_t next_due = schedule_start_us_ + loop_.due_ms() * 1000;

@@ -55,6 +55,7 @@ class Publisher final : public Connection {
   std::int64_t started_at_ = 0;
   std::int64_t schedule_start_us_ = 0;  // when the first frame was due
   PublishProgress progress_;
+  std::uint64_t acknowledgements_seen_ = 0;
   std::uint64_t frames_sent_ = 0;
   ScheduleLag behind_;
   std::string failure_;

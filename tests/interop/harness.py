@@ -71,6 +71,7 @@ class LogCapture:
                 self.file.write(line + "\n")
                 self.file.flush()
                 self.cond.notify_all()
+        stream.close()
         with self.cond:
             self.file.close()
             self.cond.notify_all()
@@ -177,11 +178,14 @@ class OriginServer(Server):
         binary = os.environ.get("REWIND_ORIGIN")
         if not binary or not os.access(binary, os.X_OK):
             raise RuntimeError("set REWIND_ORIGIN to the rewind-origin binary (got %r)" % (binary,))
-        args = [binary, "--listen", "%s:0" % HOST, "--data-dir", os.path.join(self.workdir, "data"),
+        args = [binary, "--listen", "%s:0" % HOST, "--data-dir", self.data_dir,
                 "--log-level", "debug"] + self.extra_args
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
-        self.log = LogCapture(self.proc.stderr, os.path.join(self.workdir, "origin.log"))
+        # A restart (same data dir, after kill()) logs to a file of its own.
+        self.starts = getattr(self, "starts", 0) + 1
+        log_name = "origin.log" if self.starts == 1 else "origin-%d.log" % self.starts
+        self.log = LogCapture(self.proc.stderr, os.path.join(self.workdir, log_name))
         m = self.wait_log(r"listening on [\d.]+:(\d+)", timeout=15)
         self.port = int(m.group(1))
 
@@ -190,6 +194,11 @@ class OriginServer(Server):
 
     def pid(self):
         return self.proc.pid
+
+    @property
+    def data_dir(self):
+        """The --data-dir the origin runs with (its DVR store lives there)."""
+        return os.path.join(self.workdir, "data")
 
 
 NGINX_CONF = """\
@@ -313,6 +322,24 @@ class Process:
         return "\n".join(lines[-n:])
 
 
+def export_binary():
+    """rewind-export (ctest sets REWIND_EXPORT), or None."""
+    binary = os.environ.get("REWIND_EXPORT")
+    return binary if binary and os.access(binary, os.X_OK) else None
+
+
+def ffprobe_json(workdir, path, label, extra=("-show_format", "-show_streams")):
+    """ffprobe's JSON about a file: (exit code, parsed output or None, stderr tail)."""
+    import json
+    probe = Process(["ffprobe", "-v", "error", *extra, "-of", "json", path], workdir, label)
+    rc = probe.wait(60)
+    try:
+        out = json.loads(probe.stdout) if probe.stdout else None
+    except ValueError:
+        out = None
+    return rc, out, probe.stderr_tail()
+
+
 def start_publisher(workdir, url, label="publisher", duration=None):
     """ffmpeg publishing the issue's lavfi test stream to url."""
     args = ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "info"] + FFMPEG_PUBLISH_ARGS
@@ -320,6 +347,30 @@ def start_publisher(workdir, url, label="publisher", duration=None):
         args += ["-t", str(duration)]
     args += ["-f", "flv", url]
     return Process(args, workdir, label)
+
+
+class Job(threading.Thread):
+    """A piece of a test scenario run in the background: fn(result) fills
+    the result dict; an exception lands in result["error"] with its
+    traceback, for the test method that looks at this job."""
+
+    def __init__(self, name, fn):
+        super().__init__(daemon=True, name=name)
+        self.fn = fn
+        self.result = {}
+
+    def run(self):
+        import traceback
+        try:
+            self.fn(self.result)
+        except BaseException as e:  # reported by the test that reads the result
+            self.result["error"] = "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc())
+
+    def finish(self, timeout):
+        self.join(timeout)
+        if self.is_alive():
+            self.result.setdefault("error", "job %s still running after %.0f s" % (self.name, timeout))
+        return self.result
 
 
 def rss_kib(pid):
@@ -395,8 +446,8 @@ class ServerTestCase(unittest.TestCase):
     # Helpers for tests.
 
     @classmethod
-    def start_publisher(cls, name="test", label=None, duration=None):
-        p = start_publisher(cls.workdir, cls.server.url(name), label or "publisher-" + name, duration)
+    def start_publisher(cls, name="test", label=None, duration=None, app="live"):
+        p = start_publisher(cls.workdir, cls.server.url(name, app), label or "publisher-" + name, duration)
         cls.processes.append(p)
         return p
 

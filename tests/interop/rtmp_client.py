@@ -51,6 +51,19 @@ class EcmaArray(dict):
     """An AMF0 ECMA array (associative), distinct from an anonymous object."""
 
 
+class AmfDate(float):
+    """An AMF Date: milliseconds since the epoch (UTC), a float that remembers
+    it was sent as a Date (DVRCast's callTime, startRec... must be Dates)."""
+
+    def __new__(cls, ms, tz=0):
+        obj = super().__new__(cls, ms)
+        obj.tz = tz
+        return obj
+
+    def __repr__(self):
+        return "AmfDate(%r)" % float(self)
+
+
 class AmfError(Exception):
     pass
 
@@ -73,6 +86,9 @@ def _amf0_write(out, v):
         out.append(0x06)
     elif isinstance(v, bool):
         out += bytes([0x01, 1 if v else 0])
+    elif isinstance(v, AmfDate):
+        out.append(0x0B)
+        out += struct.pack(">dh", float(v), v.tz)
     elif isinstance(v, (int, float)):
         out.append(0x00)
         out += struct.pack(">d", float(v))
@@ -160,9 +176,8 @@ def _amf0_read(r):
         n = struct.unpack(">I", r.take(4))[0]
         return [_amf0_read(r) for _ in range(n)]
     if marker == 0x0B:
-        ms = struct.unpack(">d", r.take(8))[0]
-        r.take(2)
-        return ms
+        ms, tz = struct.unpack(">dh", r.take(10))
+        return AmfDate(ms, tz)
     if marker in (0x0C, 0x0F):
         return _amf0_read_utf8(r, long=True)
     if marker == 0x10:
@@ -233,7 +248,7 @@ class _Amf3Reader:
             ref = self.u29()
             if not ref & 1:
                 return self.objects[ref >> 1]
-            ms = struct.unpack(">d", self.r.take(8))[0]
+            ms = AmfDate(struct.unpack(">d", self.r.take(8))[0])
             self.objects.append(ms)
             return ms
         if marker == 0x09:
@@ -711,9 +726,23 @@ class RtmpClient:
             raise AssertionError("createStream failed: %r" % (values,))
         return int(values[3])
 
-    def play(self, stream_id, name, start=-2, length=-1):
+    def play(self, stream_id, name, start=-2, length=-1, buffer_ms=1000):
+        """play [name, start, len] (milliseconds on the wire), then
+        SetBufferLength: a recorded stream is sent at most that far ahead of
+        real time."""
         self.send_command("play", 0, None, name, float(start), float(length), stream_id=stream_id, csid=8)
-        self.send_message(USER_CONTROL, struct.pack(">HII", 3, stream_id, 1000), csid=2)
+        self.set_buffer_length(stream_id, buffer_ms)
+
+    def set_buffer_length(self, stream_id, ms):
+        self.send_message(USER_CONTROL, struct.pack(">HII", 3, stream_id, int(ms)), csid=2)
+
+    def seek(self, stream_id, ms):
+        self.send_command("seek", 0, None, float(ms), stream_id=stream_id, csid=8)
+
+    def pause(self, stream_id, paused, ms=0):
+        """pause [flag, ms]: ms is where the player paused (servers use their
+        own position)."""
+        self.send_command("pause", 0, None, bool(paused), float(ms), stream_id=stream_id, csid=8)
 
     def publish(self, stream_id, name, kind="live"):
         self.send_command("publish", 0, None, name, kind, stream_id=stream_id, csid=8)
@@ -748,9 +777,10 @@ class PlayerThread(threading.Thread):
     """A raw-client player that reads in the background and counts frames,
     so a test can check it keeps receiving while something else happens."""
 
-    def __init__(self, host, port, name, app="live", start=-2):
+    def __init__(self, host, port, name, app="live", start=-2, buffer_ms=1000):
         super().__init__(daemon=True)
         self.host, self.port, self.name, self.app, self.start_arg = host, port, name, app, start
+        self.buffer_ms = buffer_ms
         self.lock = threading.Lock()
         self.video = 0
         self.audio = 0
@@ -767,7 +797,7 @@ class PlayerThread(threading.Thread):
             self.client = RtmpClient(self.host, self.port)
             self.client.connect(self.app)
             sid = self.client.create_stream()
-            self.client.play(sid, self.name, self.start_arg)
+            self.client.play(sid, self.name, self.start_arg, buffer_ms=self.buffer_ms)
             while not self.stop_flag.is_set():
                 try:
                     msg = self.client.read_message(0.5)
@@ -798,6 +828,18 @@ class PlayerThread(threading.Thread):
     def video_count(self):
         with self.lock:
             return self.video
+
+    def last_timestamp(self):
+        """Timestamp of the newest media frame received (None before any)."""
+        with self.lock:
+            return self.frames[-1][1] if self.frames else None
+
+    def max_timestamp(self, recent=100):
+        """The highest timestamp among the last `recent` frames: the end of
+        what was received (ffmpeg's closing end-of-sequence tag goes out
+        after audio frames with later timestamps)."""
+        with self.lock:
+            return max((f[1] for f in self.frames[-recent:]), default=None)
 
     def stop(self):
         self.stop_flag.set()

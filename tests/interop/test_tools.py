@@ -107,6 +107,18 @@ class AmfTest(unittest.TestCase):
                 b"\x11\x0a\x0b\x01\x09code\x06\x05ok\x03n\x04\x05\x03m\x06\x02\x01")
         self.assertEqual(decode_command(17, body), ["_result", 1.0, None, {"code": "ok", "n": 5, "m": "ok"}])
 
+    def test_dates_stay_dates(self):
+        from rtmp_client import AmfDate
+        encoded = amf0_encode({"callTime": AmfDate(1700000000123.0), "n": 1700000000123.0})
+        self.assertIn(b"\x0b" + struct.pack(">dh", 1700000000123.0, 0), encoded)
+        decoded = amf0_decode_all(encoded)[0]
+        self.assertIsInstance(decoded["callTime"], AmfDate)
+        self.assertNotIsInstance(decoded["n"], AmfDate)
+        self.assertEqual(decoded["callTime"], 1700000000123.0)
+        # AMF3 date (marker 0x08, inline): 0x01 then the double.
+        body = b"\x00" + amf0_encode("_result") + amf0_encode(1) + b"\x05" + b"\x11\x08\x01" + struct.pack(">d", 5.0)
+        self.assertIsInstance(decode_command(17, body)[3], AmfDate)
+
     def test_nested_objects(self):
         self.assertEqual(amf0_decode_all(nested_amf0_objects(3)), [{"a": {"a": {}}}])
 
