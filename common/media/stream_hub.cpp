@@ -13,41 +13,70 @@ struct StreamHub::Event {
 };
 
 // The subscribers of one hub on one worker thread. Only that thread
-// touches `entries_`.
+// touches `entries_` and the feed.
 class StreamHub::Fanout {
  public:
   explicit Fanout(Executor& executor) : executor_(executor) {}
   Executor& executor() const { return executor_; }
   bool empty() const { return live_count_ == 0; }
 
-  void add(LiveSubscriber& subscriber, std::uint64_t first_sequence) {
-    entries_.push_back({&subscriber, first_sequence});
+  // The feed for readers with these options: the thread's feed, created by
+  // its first reader; null when an existing feed is chunked differently.
+  std::shared_ptr<LiveFeed> feed_for(const FeedOptions& options) {
+    if (!feed_) feed_ = std::make_shared<LiveFeed>(options.stream_id, options.chunk_size, options.keep_ms);
+    if (feed_->stream_id() != options.stream_id || feed_->chunk_size() != options.chunk_size) return nullptr;
+    return feed_;
+  }
+
+  void add(LiveSubscriber& subscriber, std::uint64_t first_sequence, bool reads_feed) {
+    entries_.push_back({&subscriber, first_sequence, reads_feed});
     ++live_count_;
+    if (reads_feed) ++readers_;
   }
 
   void remove(LiveSubscriber& subscriber) {
     for (auto& e : entries_) {
       if (e.subscriber == &subscriber) {
+        if (e.reads_feed) --readers_;
         e.subscriber = nullptr;  // compacted after any delivery in progress
         --live_count_;
         break;
       }
     }
+    if (readers_ == 0) feed_.reset();  // a new reader starts a fresh feed
     if (!delivering_) compact();
+  }
+
+  void stop_reading(LiveSubscriber& subscriber) {
+    for (auto& e : entries_) {
+      if (e.subscriber == &subscriber && e.reads_feed) {
+        e.reads_feed = false;
+        --readers_;
+      }
+    }
   }
 
   void deliver(const Event& event) {
     delivering_ = true;
     std::optional<ChunkedFrameCache> chunks;
-    if (event.frame) chunks.emplace(event.frame);
+    if (event.frame) {
+      // Readers take the frame from the feed: one append for all of them.
+      if (feed_ && readers_ > 0) {
+        feed_->append(event.sequence, event.frame);
+        executor_.feed_grew(feed_);
+      }
+      if (readers_ < live_count_) chunks.emplace(event.frame);
+    }
     // By index: a subscriber may join or leave from inside its callback.
     for (std::size_t i = 0; i < entries_.size(); ++i) {
       Entry& e = entries_[i];
       if (!e.subscriber || event.sequence < e.first_sequence) continue;
       switch (event.type) {
         case Event::Type::PublishStart: e.subscriber->on_publish_start(); break;
-        case Event::Type::Frame: entries_[i].subscriber->on_frame(*chunks); break;
-        case Event::Type::Unpublish: entries_[i].subscriber->on_unpublish(); break;
+        case Event::Type::Frame:
+          if (!e.reads_feed) e.subscriber->on_frame(*chunks);
+          break;
+        case Event::Type::Unpublish: e.subscriber->on_unpublish(); break;
       }
     }
     delivering_ = false;
@@ -58,6 +87,7 @@ class StreamHub::Fanout {
   struct Entry {
     LiveSubscriber* subscriber;
     std::uint64_t first_sequence;  // events before it were in the join snapshot
+    bool reads_feed;
   };
   void compact() {
     std::erase_if(entries_, [](const Entry& e) { return e.subscriber == nullptr; });
@@ -66,6 +96,8 @@ class StreamHub::Fanout {
   Executor& executor_;
   std::vector<Entry> entries_;
   std::size_t live_count_ = 0;
+  std::size_t readers_ = 0;
+  std::shared_ptr<LiveFeed> feed_;
   bool delivering_ = false;
 };
 
@@ -152,7 +184,7 @@ void StreamHub::dispatch_locked(const std::shared_ptr<const Event>& event) {
   }
 }
 
-StartState StreamHub::subscribe(LiveSubscriber& subscriber, Executor& executor) {
+StartState StreamHub::subscribe(LiveSubscriber& subscriber, Executor& executor, const FeedOptions* feed) {
   std::lock_guard lock(mutex_);
   StartState state;
   state.publishing = publishing_;
@@ -162,17 +194,34 @@ StartState StreamHub::subscribe(LiveSubscriber& subscriber, Executor& executor) 
     state.audio_header = audio_header_;
     if (gop_valid_) state.gop = gop_;
   }
-  add_subscriber_locked(subscriber, executor);
+  Fanout* fanout = find_fanout_locked(executor);
+  if (!fanout) fanout = fanouts_.emplace_back(std::make_shared<Fanout>(executor)).get();
+  if (feed) state.feed = fanout->feed_for(*feed);
+  state.first_sequence = sequence_ + 1;
+  add_subscriber_locked(subscriber, executor, state.feed != nullptr);
   return state;
 }
 
-void StreamHub::add_subscriber_locked(LiveSubscriber& subscriber, Executor& executor) {
-  auto it = std::find_if(fanouts_.begin(), fanouts_.end(),
-                         [&](const auto& f) { return &f->executor() == &executor; });
-  if (it == fanouts_.end()) it = fanouts_.insert(fanouts_.end(), std::make_shared<Fanout>(executor));
+StreamHub::Fanout* StreamHub::find_fanout_locked(Executor& executor) {
+  for (auto& f : fanouts_) {
+    if (&f->executor() == &executor) return f.get();
+  }
+  return nullptr;
+}
+
+StreamHub::Fanout& StreamHub::add_subscriber_locked(LiveSubscriber& subscriber, Executor& executor,
+                                                    bool reads_feed) {
+  Fanout* fanout = find_fanout_locked(executor);
+  if (!fanout) fanout = fanouts_.emplace_back(std::make_shared<Fanout>(executor)).get();
   // Events up to sequence_ are in the snapshot or already happened.
-  (*it)->add(subscriber, sequence_ + 1);
+  fanout->add(subscriber, sequence_ + 1, reads_feed);
   ++subscribers_;
+  return *fanout;
+}
+
+void StreamHub::stop_reading_feed(LiveSubscriber& subscriber, Executor& executor) {
+  std::lock_guard lock(mutex_);
+  if (Fanout* fanout = find_fanout_locked(executor)) fanout->stop_reading(subscriber);
 }
 
 void StreamHub::set_recorded(bool recorded, std::size_t max_tail_bytes) {
@@ -207,7 +256,7 @@ StreamHub::TailJoin StreamHub::subscribe_from(std::uint64_t position, LiveSubscr
   for (const auto& frame : tail_) {
     if (frame->position >= position) join.frames.push_back(frame);
   }
-  add_subscriber_locked(subscriber, executor);
+  add_subscriber_locked(subscriber, executor, false);
   join.result = TailJoin::Result::Joined;
   return join;
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/media/frame.hpp"
+#include "common/media/live_feed.hpp"
 
 namespace rw::media {
 
@@ -28,18 +29,28 @@ class Executor {
  public:
   virtual ~Executor() = default;
   virtual void post(std::function<void()> fn) = 0;
+  // A feed on this thread got frames: its readers have something to write.
+  virtual void feed_grew(const std::shared_ptr<LiveFeed>& feed) { (void)feed; }
 };
 
-// A player (or a recorder, or a downstream server) following a live
-// stream. Called only on the thread of the executor it subscribed with.
+// A player (or a downstream server) following a live stream. Called only
+// on the thread of the executor it subscribed with.
 class LiveSubscriber {
  public:
   virtual ~LiveSubscriber() = default;
   // A publisher started; the next frames are its metadata, sequence headers
   // and media.
   virtual void on_publish_start() = 0;
+  // Each frame, unless the subscriber reads the feed instead.
   virtual void on_frame(ChunkedFrameCache& frame) = 0;
   virtual void on_unpublish() = 0;
+};
+
+// How a subscriber that reads its thread's feed wants frames chunked.
+struct FeedOptions {
+  std::uint32_t stream_id = 1;
+  std::uint32_t chunk_size = 4096;
+  std::uint32_t keep_ms = 5000;
 };
 
 struct HubOptions {
@@ -56,6 +67,12 @@ struct StartState {
   FramePtr video_header;
   FramePtr audio_header;
   std::vector<FramePtr> gop;  // from the latest keyframe on, audio included
+  // For a feed reader: the feed, and the first event it reads from it
+  // (earlier ones are in this snapshot). Null when the subscriber gets
+  // callbacks (it asked to, or its stream id or chunk size differ from the
+  // feed's on this thread).
+  std::shared_ptr<LiveFeed> feed;
+  std::uint64_t first_sequence = 0;
 };
 
 class StreamHub {
@@ -78,8 +95,13 @@ class StreamHub {
   bool publishing() const;
 
   // --- Subscriber side (call on the subscriber's executor thread) -----------
-  StartState subscribe(LiveSubscriber& subscriber, Executor& executor);
+  // With `feed`, the subscriber reads frames from its thread's LiveFeed
+  // (StartState::feed) instead of getting on_frame for each.
+  StartState subscribe(LiveSubscriber& subscriber, Executor& executor, const FeedOptions* feed = nullptr);
   void unsubscribe(LiveSubscriber& subscriber, Executor& executor);
+  // A feed reader that now wants on_frame for each frame (a player that
+  // filters audio or video), from the next frame delivered on its thread.
+  void stop_reading_feed(LiveSubscriber& subscriber, Executor& executor);
   std::size_t subscriber_count() const;
 
   // --- Recording tail ----------------------------------------------------------
@@ -115,7 +137,9 @@ class StreamHub {
   void dispatch_locked(const std::shared_ptr<const Event>& event);
   // Adds the subscriber to its thread's fanout; events after the current
   // sequence number reach it.
-  void add_subscriber_locked(LiveSubscriber& subscriber, Executor& executor);
+  // Returns the thread's fanout.
+  Fanout& add_subscriber_locked(LiveSubscriber& subscriber, Executor& executor, bool reads_feed);
+  Fanout* find_fanout_locked(Executor& executor);
 
   const std::string app_;
   const std::string name_;

@@ -1,5 +1,7 @@
 #include "common/server/connection.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -357,11 +359,128 @@ NetStream* Connection::stream(std::uint32_t stream_id) {
 
 void Connection::flush_session() {
   if (!session_.has_output()) return;
+  materialize_feeds();
   out_.push_control(SharedBuffer(session_.take_output()));
   worker_.schedule_write(shared_from_this());
 }
 
+void Connection::attach_feed(std::uint32_t stream_id, std::shared_ptr<media::LiveFeed> feed,
+                             std::uint64_t first_sequence, bool waiting_for_keyframe) {
+  feed->add_reader(this);
+  media::FeedCursor cursor;
+  cursor.next = feed->end();
+  cursor.first_sequence = first_sequence;
+  cursor.waiting_for_resume = waiting_for_keyframe;
+  cursor.feed = std::move(feed);
+  feeds_.push_back(FeedRead{stream_id, std::move(cursor)});
+}
+
+void Connection::feed_wait_for_keyframe(std::uint32_t stream_id) {
+  for (auto& read : feeds_) {
+    if (read.stream_id == stream_id) read.cursor.waiting_for_resume = true;
+  }
+}
+
+std::optional<Connection::FeedStop> Connection::detach_feed(std::uint32_t stream_id, bool keep_pending) {
+  auto it = std::find_if(feeds_.begin(), feeds_.end(), [&](const FeedRead& r) { return r.stream_id == stream_id; });
+  if (it == feeds_.end()) return std::nullopt;
+  media::FeedCursor& c = it->cursor;
+  const media::LiveFeed& feed = *c.feed;
+  std::optional<FeedStop> stop;
+  if (keep_pending) {
+    move_to_queue(*it);
+  } else if (c.offset > 0 && c.next >= feed.begin() && c.next < feed.end()) {
+    // A message half written must be finished whatever else is dropped.
+    const auto& e = feed.at(c.next);
+    out_.push_started(e.bytes, c.offset, MediaTag{stream_id, e.frame->timestamp, false, true});
+    ++c.next;
+    c.offset = 0;
+  }
+  for (std::uint64_t i = std::max(c.next, feed.begin()); i < feed.end(); ++i) {
+    const media::Frame& f = *feed.at(i).frame;
+    if (f.position != 0) {
+      stop = FeedStop{f.position, f.timestamp};
+      break;
+    }
+  }
+  if (!stop && !feed.empty() && c.next > feed.begin()) {
+    // Everything was sent: the next frame is the one after the last.
+    const media::Frame& last = *feed.at(feed.end() - 1).frame;
+    if (last.position != 0) stop = FeedStop{last.position + 1, last.timestamp};
+  }
+  c.feed->remove_reader(this);
+  feeds_.erase(it);
+  return stop;
+}
+
+bool Connection::prepare(FeedRead& read) {
+  media::FeedCursor& c = read.cursor;
+  const media::LiveFeed& feed = *c.feed;
+  const auto& options = context_.options.out_queue;
+  if (c.offset == 0) {
+    // Only between messages can a player skip.
+    const bool lost = c.next < feed.begin();
+    const bool behind = !lost && c.next < feed.end() &&
+                        static_cast<std::int32_t>(feed.newest_timestamp() - feed.at(c.next).frame->timestamp) >
+                            static_cast<std::int32_t>(options.max_lag_ms);
+    if (lost || behind) {
+      if (++feed_skips_ > options.max_skips) {
+        close("player too slow: fell more than " + std::to_string(options.max_lag_ms) +
+              " ms behind live again after skipping to keyframes");
+        return false;
+      }
+      context_.log.warn() << "conn=" << id_ << " peer=" << peer_ << " app=" << app_
+                          << " player fell behind, skipping to the next keyframe (skip " << feed_skips_ << ")";
+      c.next = std::max(c.next, feed.begin());
+      c.waiting_for_resume = true;
+    }
+  }
+  while (c.next < feed.end() && c.offset == 0) {
+    const auto& e = feed.at(c.next);
+    // Events before the join snapshot's end went out with the snapshot.
+    if (e.sequence < c.first_sequence) {
+      ++c.next;
+      continue;
+    }
+    if (!c.waiting_for_resume) break;
+    if (feed.resume_point(e)) {
+      c.waiting_for_resume = false;
+      break;
+    }
+    // Skipping, but codec headers and metadata still go out, in order.
+    if (media::LiveFeed::essential(e)) {
+      out_.push_media(e.bytes, MediaTag{read.stream_id, e.frame->timestamp, false, true});
+    }
+    ++c.next;
+  }
+  return true;
+}
+
+void Connection::move_to_queue(FeedRead& read) {
+  if (!prepare(read)) return;
+  media::FeedCursor& c = read.cursor;
+  const media::LiveFeed& feed = *c.feed;
+  for (; c.next < feed.end(); ++c.next) {
+    const auto& e = feed.at(c.next);
+    if (e.sequence < c.first_sequence) continue;
+    MediaTag tag{read.stream_id, e.frame->timestamp, feed.resume_point(e), media::LiveFeed::essential(e)};
+    if (c.offset > 0) {
+      out_.push_started(e.bytes, c.offset, tag);
+      c.offset = 0;
+    } else {
+      out_.push_media(e.bytes, tag);
+    }
+  }
+}
+
+void Connection::materialize_feeds() {
+  for (auto& read : feeds_) {
+    if (read.cursor.next < read.cursor.feed->end()) move_to_queue(read);
+  }
+}
+
 OutQueue::Push Connection::send_media(SharedBuffer bytes, const MediaTag& tag) {
+  materialize_feeds();
   auto result = out_.push_media(std::move(bytes), tag);
   if (result == OutQueue::Push::Queued && !write_scheduled_) worker_.schedule_write(shared_from_this());
   if (result == OutQueue::Push::Skipped) {
@@ -373,9 +492,28 @@ OutQueue::Push Connection::send_media(SharedBuffer bytes, const MediaTag& tag) {
 
 void Connection::write() {
   if (closed_ || waiting_writable_) return;
-  while (!out_.empty()) {
+  for (;;) {
+    for (auto& read : feeds_) {
+      if (!prepare(read) || closed_) return;
+    }
+    // The output queue first (it holds everything older than what the
+    // feeds hold), then each feed from its cursor.
     ByteView views[kMaxWriteBuffers];
     std::size_t count = out_.gather(views);
+    const std::size_t queued = count;
+    std::size_t queue_bytes = 0;
+    for (std::size_t i = 0; i < count; ++i) queue_bytes += views[i].size();
+    if (count == out_.entries()) {
+      for (auto& read : feeds_) {
+        const media::FeedCursor& c = read.cursor;
+        std::uint32_t offset = c.offset;
+        for (std::uint64_t i = c.next; i < c.feed->end() && count < kMaxWriteBuffers; ++i) {
+          views[count++] = c.feed->at(i).bytes.view().subspan(offset);
+          offset = 0;
+        }
+      }
+    }
+    if (count == 0) break;
     asio::const_buffer buffers[kMaxWriteBuffers];
     std::size_t total = 0;
     for (std::size_t i = 0; i < count; ++i) {
@@ -390,15 +528,36 @@ void Connection::write() {
     }
     if (ec) {
       out_ = OutQueue(context_.options.out_queue);
+      feeds_.clear();
       close("write failed: " + ec.message());
       return;
     }
-    out_.consume(written);
+    // What was written: the queue's part, then the feeds' in gather order.
+    const std::size_t from_queue = std::min(written, queue_bytes);
+    out_.consume(from_queue);
+    std::size_t left = written - from_queue;
+    if (queued == count) left = 0;
+    for (auto& read : feeds_) {
+      media::FeedCursor& c = read.cursor;
+      while (left > 0 && c.next < c.feed->end()) {
+        const std::size_t rest = c.feed->at(c.next).bytes.size() - c.offset;
+        if (left < rest) {
+          c.offset += static_cast<std::uint32_t>(left);
+          left = 0;
+        } else {
+          left -= rest;
+          ++c.next;
+          c.offset = 0;
+        }
+      }
+    }
     if (written < total) {
       wait_writable();
       return;
     }
   }
+  // Caught up with every feed: the player earns its skips back.
+  feed_skips_ = 0;
   if (closing_ && !closed_) teardown();
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,7 +28,7 @@ namespace rw::server {
 class Worker;
 class NetStream;
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>, public media::FeedReader {
  public:
   Connection(boost::asio::ip::tcp::socket socket, Worker& worker, ServerContext& context);
   ~Connection();
@@ -51,6 +52,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // schedules a write.
   void flush_session();
   std::size_t queued_bytes() const { return out_.bytes(); }
+  // A live player of stream_id reads this feed from the event numbered
+  // first_sequence on (earlier ones were sent from its join snapshot).
+  // waiting_for_keyframe: nothing before the next keyframe.
+  void attach_feed(std::uint32_t stream_id, std::shared_ptr<media::LiveFeed> feed, std::uint64_t first_sequence,
+                   bool waiting_for_keyframe);
+  // Stops reading the stream's feed. keep_pending: what the feed holds for
+  // the player is still sent (it switches to per-frame delivery); otherwise
+  // it is dropped (a pause). Returns the recording position and timestamp
+  // of the first frame not sent, when known.
+  struct FeedStop {
+    std::uint64_t next_position = 0;
+    std::uint32_t timestamp = 0;
+  };
+  std::optional<FeedStop> detach_feed(std::uint32_t stream_id, bool keep_pending);
+  // After a republish: wait for a keyframe again.
+  void feed_wait_for_keyframe(std::uint32_t stream_id);
+  // media::FeedReader: a feed this connection reads got frames.
+  void feed_ready() override { write(); }
+
   // Queues a player's media; returns what the output queue did with it.
   OutQueue::Push send_media(SharedBuffer bytes, const MediaTag& tag);
   // Publishes an event about this connection on the server's event bus.
@@ -80,6 +100,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> on_dvr_command(const rtmp::Command& command);
   NetStream* stream(std::uint32_t stream_id);
   void wait_writable();
+  struct FeedRead {
+    std::uint32_t stream_id;
+    media::FeedCursor cursor;
+  };
+  // Applies the slow-player policy and skips what the cursor must not send;
+  // false when the player is too slow and the connection closes.
+  bool prepare(FeedRead& read);
+  // Moves every frame the feeds hold for this player into the output queue,
+  // so something queued now goes after them.
+  void materialize_feeds();
+  void move_to_queue(FeedRead& read);
 
   boost::asio::ip::tcp::socket socket_;
   Worker& worker_;
@@ -90,6 +121,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   rtmp::ServerSession session_;
   std::vector<rtmp::SessionEvent> events_;  // reused between reads
   OutQueue out_;
+  std::vector<FeedRead> feeds_;
+  unsigned feed_skips_ = 0;  // skips since the feeds were last caught up
   std::map<std::uint32_t, std::unique_ptr<NetStream>> streams_;
 
   std::chrono::steady_clock::time_point started_;

@@ -68,6 +68,11 @@ OutQueue::Push OutQueue::push_media(SharedBuffer bytes, const MediaTag& tag) {
   return Push::Queued;
 }
 
+void OutQueue::push_started(SharedBuffer bytes, std::uint32_t offset, const MediaTag& tag) {
+  // Marked essential: the skip policy must not cut a message in half.
+  push(Entry{std::move(bytes), offset, true, true, tag.stream_id, tag.timestamp});
+}
+
 std::size_t OutQueue::gather(std::span<ByteView> out) const {
   std::size_t n = 0;
   for (; n < out.size() && n < count_; ++n) {

@@ -51,6 +51,9 @@ class OutQueue {
 
   void push_control(SharedBuffer bytes);
   Push push_media(SharedBuffer bytes, const MediaTag& tag);
+  // Queues the rest of a message whose first `offset` bytes were already
+  // written from elsewhere (a shared feed): it must be finished, never dropped.
+  void push_started(SharedBuffer bytes, std::uint32_t offset, const MediaTag& tag);
 
   bool empty() const { return count_ == 0; }
   std::size_t bytes() const { return bytes_; }

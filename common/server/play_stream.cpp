@@ -149,15 +149,34 @@ void PlayStream::subscribe_live() {
   cursor_.reset();
   ++generation_;
   if (subscribed_) return;
-  media::StartState state = hub_->subscribe(*this, connection_.worker());
+  // Players that take every frame read the thread's shared feed; one that
+  // filters audio or video gets each frame and decides.
+  const auto& options = connection_.context().options;
+  media::FeedOptions feed{stream_id_, connection_.session().out_chunk_size(), options.out_queue.max_lag_ms + 1000};
+  const bool use_feed = receive_audio_ && receive_video_;
+  media::StartState state = hub_->subscribe(*this, connection_.worker(), use_feed ? &feed : nullptr);
   subscribed_ = true;
+  waiting_for_keyframe_ = true;
   if (state.publishing) send_start(state);
+  if (state.feed) {
+    reading_feed_ = true;
+    connection_.attach_feed(stream_id_, std::move(state.feed), state.first_sequence, waiting_for_keyframe_);
+  }
 }
 
 void PlayStream::unsubscribe() {
   if (!subscribed_) return;
   hub_->unsubscribe(*this, connection_.worker());
   subscribed_ = false;
+  if (reading_feed_) {
+    reading_feed_ = false;
+    // What the feed still held for this player is dropped (a pause, a
+    // seek): remember where it stopped.
+    if (auto stop = connection_.detach_feed(stream_id_, false)) {
+      position_ = stop->next_position;
+      last_timestamp_ = stop->timestamp;
+    }
+  }
 }
 
 void PlayStream::send_start(const media::StartState& state) {
@@ -192,6 +211,7 @@ void PlayStream::on_publish_start() {
   connection_.flush_session();
   has_video_ = false;
   waiting_for_keyframe_ = true;
+  if (reading_feed_) connection_.feed_wait_for_keyframe(stream_id_);
 }
 
 void PlayStream::on_unpublish() {
@@ -518,6 +538,13 @@ asio::awaitable<void> PlayStream::on_pause(const rtmp::PauseEvent& event) {
 }
 
 void PlayStream::on_receive_media(const rtmp::ReceiveMediaEvent& event) {
+  if (reading_feed_ && !event.enabled) {
+    // Filtering needs each frame: leave the shared feed, sending first
+    // what it still holds for this player.
+    hub_->stop_reading_feed(*this, connection_.worker());
+    connection_.detach_feed(stream_id_, true);
+    reading_feed_ = false;
+  }
   if (event.audio) {
     receive_audio_ = event.enabled;
   } else {

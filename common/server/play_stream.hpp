@@ -100,6 +100,7 @@ class PlayStream final : public NetStream, public media::LiveSubscriber {
   std::shared_ptr<media::StreamHub> hub_;
   Mode mode_ = Mode::Live;
   bool subscribed_ = false;
+  bool reading_feed_ = false;  // live frames come from the thread's shared feed
   bool receive_audio_ = true;
   bool receive_video_ = true;
   bool has_video_ = false;

@@ -27,6 +27,10 @@ void Worker::post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
 
 void Worker::run() {
   arm_housekeeping();
+  if (write_interval_.count() > 0) {
+    next_write_tick_ = std::chrono::steady_clock::now() + write_interval_;
+    arm_write_tick();
+  }
   io_.run();
 }
 
@@ -53,25 +57,49 @@ void Worker::schedule_write(const std::shared_ptr<Connection>& connection) {
   if (connection->write_scheduled_) return;
   connection->write_scheduled_ = true;
   pending_writes_.push_back(connection);
-  if (write_posted_) return;
+  post_write_batch();
+}
+
+void Worker::feed_grew(const std::shared_ptr<media::LiveFeed>& feed) {
+  if (feed->write_scheduled) return;
+  feed->write_scheduled = true;
+  grown_feeds_.push_back(feed);
+  post_write_batch();
+}
+
+void Worker::post_write_batch() {
+  // With a write interval, the tick writes the batch.
+  if (write_posted_ || write_interval_.count() > 0) return;
   write_posted_ = true;
-  if (write_interval_.count() == 0) {
-    // After the frames already posted to this thread: they join this batch.
-    asio::post(io_, [this] { write_all(); });
-  } else {
-    arm_write_tick();
-  }
+  // After the frames already posted to this thread: they join this batch.
+  asio::post(io_, [this] { write_all(); });
 }
 
 void Worker::arm_write_tick() {
-  write_tick_.expires_after(write_interval_);
+  // A steady cadence: each tick is due one interval after the last was
+  // due, not after it finished, so a player's writes stay evenly spaced
+  // however long a tick takes.
+  write_tick_.expires_at(next_write_tick_);
   write_tick_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) write_all();
+    if (ec) return;
+    write_all();
+    next_write_tick_ += write_interval_;
+    const auto now = std::chrono::steady_clock::now();
+    if (next_write_tick_ < now) next_write_tick_ = now;  // overloaded: do not pile up ticks
+    arm_write_tick();
   });
 }
 
 void Worker::write_all() {
   write_posted_ = false;
+  writing_feeds_.swap(grown_feeds_);
+  for (auto& feed : writing_feeds_) {
+    feed->write_scheduled = false;
+    // A copy: a reader that closes while writing leaves the feed.
+    readers_scratch_.assign(feed->readers().begin(), feed->readers().end());
+    for (media::FeedReader* reader : readers_scratch_) reader->feed_ready();
+  }
+  writing_feeds_.clear();
   writing_.swap(pending_writes_);
   for (auto& connection : writing_) {
     connection->write_scheduled_ = false;

@@ -28,6 +28,8 @@ class Worker final : public media::Executor {
   std::size_t index() const { return index_; }
   boost::asio::io_context& io() { return io_; }
   void post(std::function<void()> fn) override;
+  // Readers of a feed that got frames are written with the next batch.
+  void feed_grew(const std::shared_ptr<media::LiveFeed>& feed) override;
 
   // Runs the loop until stop(); call on the worker's own thread.
   void run();
@@ -54,6 +56,7 @@ class Worker final : public media::Executor {
 
  private:
   void write_all();
+  void post_write_batch();
   void arm_write_tick();
   void arm_housekeeping();
 
@@ -62,8 +65,12 @@ class Worker final : public media::Executor {
   boost::asio::io_context io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::steady_timer write_tick_;
+  std::chrono::steady_clock::time_point next_write_tick_{};
   boost::asio::steady_timer housekeeping_;
   std::vector<std::shared_ptr<Connection>> pending_writes_;
+  std::vector<std::shared_ptr<media::LiveFeed>> grown_feeds_;
+  std::vector<std::shared_ptr<media::LiveFeed>> writing_feeds_;  // swapped with grown_feeds_
+  std::vector<media::FeedReader*> readers_scratch_;
   std::vector<std::shared_ptr<Connection>> writing_;  // swapped with pending_writes_
   bool write_posted_ = false;
   std::vector<std::uint8_t> read_buffer_;

@@ -440,7 +440,14 @@ class ServerTestCase(unittest.TestCase):
 
     def tearDown(self):
         outcome = getattr(self, "_outcome", None)
-        if outcome is not None and not outcome.success:
+        if outcome is None:
+            return
+        # Python 3.11 reports a failed assertion straight to the result and
+        # leaves outcome.success True until after tearDown: look at both.
+        result = getattr(outcome, "result", None)
+        failed_here = any(test is self for test, _ in
+                          list(getattr(result, "failures", [])) + list(getattr(result, "errors", [])))
+        if failed_here or not outcome.success:
             type(self).failed = True
 
     # Helpers for tests.

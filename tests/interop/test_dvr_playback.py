@@ -33,7 +33,7 @@ import flv_check
 import harness
 from dvr_check import Timeline
 from harness import HOST
-from rtmp_client import AUDIO, VIDEO, AmfDate, PlayerThread, RtmpClient
+from rtmp_client import AUDIO, USER_CONTROL, VIDEO, AmfDate, PlayerThread, RtmpClient
 
 try:
     # Imported here: it installs a SIGINT handler, which only the main
@@ -75,8 +75,16 @@ def call(client, method, *args):
     return read_reply(client, client.call(method, *args))
 
 
-def read_into(client, timeline, seconds=None, until=None, timeout=20.0):
-    """Read messages into the timeline for `seconds`, or until until(event)."""
+def of_stream(msg, stream_id):
+    """Whether a message is about NetStream stream_id (or the connection)."""
+    if msg.type == USER_CONTROL and len(msg.body) >= 6:
+        return struct.unpack(">I", msg.body[2:6])[0] in (0, stream_id)
+    return msg.stream_id in (0, stream_id)
+
+
+def read_into(client, timeline, seconds=None, until=None, timeout=20.0, stream_id=None):
+    """Read messages into the timeline for `seconds`, or until until(event);
+    with stream_id, messages of the connection's other streams are left out."""
     deadline = time.monotonic() + (seconds if seconds is not None else timeout)
     while True:
         left = deadline - time.monotonic()
@@ -88,6 +96,8 @@ def read_into(client, timeline, seconds=None, until=None, timeout=20.0):
         try:
             msg = client.read_message(min(left, 0.5))
         except TimeoutError:
+            continue
+        if stream_id is not None and not of_stream(msg, stream_id):
             continue
         event = timeline.add(msg.type, msg.timestamp, msg.body)
         if until is not None and until(event):
@@ -615,7 +625,8 @@ class DvrPlaybackTest(harness.ServerTestCase):
             sid = c.create_stream()
             c.play(sid, NAME, start=5000, length=3000, buffer_ms=30000)
             started = time.monotonic()
-            read_into(c, tl, until=status_is("NetStream.Play.Stop", "NetStream.Play.StreamNotFound"), timeout=15)
+            read_into(c, tl, until=status_is("NetStream.Play.Stop", "NetStream.Play.StreamNotFound"), timeout=15,
+                      stream_id=sid)
             r["len_seconds"] = time.monotonic() - started
 
             # A player of the whole recording, paced 1 s ahead, seeks.
@@ -624,30 +635,32 @@ class DvrPlaybackTest(harness.ServerTestCase):
             sid2 = c.create_stream()
             c.play(sid2, NAME, start=0, buffer_ms=1000)
             read_into(c, tl, until=lambda e: e.kind == "media" and e.type == VIDEO and
-                      flv_check.is_avc_keyframe(e.body))
+                      flv_check.is_avc_keyframe(e.body), stream_id=sid2)
             r["recording_start_ms"] = tl.events[-1].timestamp
-            read_into(c, tl, 0.5)
+            read_into(c, tl, 0.5, stream_id=sid2)
             tl.mark("past_end")
             c.seek(sid2, cls.published_end_ms + 10000)
             read_into(c, tl, until=status_is("NetStream.Seek.Notify", "NetStream.Seek.InvalidTime",
-                                             "NetStream.Seek.Failed"))
-            read_into(c, tl, 0.5)
+                                             "NetStream.Seek.Failed"), stream_id=sid2)
+            read_into(c, tl, 0.5, stream_id=sid2)
             tl.mark("zero")
             c.seek(sid2, 0)
             read_into(c, tl, until=status_is("NetStream.Seek.Notify", "NetStream.Seek.InvalidTime",
-                                             "NetStream.Seek.Failed"))
-            read_into(c, tl, 1.0)
+                                             "NetStream.Seek.Failed"), stream_id=sid2)
+            read_into(c, tl, 1.0, stream_id=sid2)
 
             # play2 "resume": a reconnecting player continues at its offset
             # (seconds, NetStreamPlayOptions) with no jump.
             tl = Timeline()
             r["resume_timeline"] = tl
+            # One stream playing at a time on this connection.
+            c.send_command("deleteStream", 0, None, float(sid2), csid=3)
             sid3 = c.create_stream()
             c.send_command("play2", 0, None, {"streamName": NAME, "oldStreamName": NAME, "start": 0.0,
                                               "len": -1.0, "offset": RESUME_OFFSET_MS / 1000.0,
                                               "transition": "resume"}, stream_id=sid3, csid=8)
             c.set_buffer_length(sid3, 1000)
-            read_into(c, tl, 1.5)
+            read_into(c, tl, 1.5, stream_id=sid3)
         finally:
             c.close()
 

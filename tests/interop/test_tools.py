@@ -5,6 +5,7 @@ the way PROTOCOL.md describes, however the bytes are split."""
 import struct
 import unittest
 
+import dvr_check
 import flv_check
 from rtmp_client import (EcmaArray, ChunkReader, amf0_decode_all, amf0_encode, basic_header, chunk_message,
                          decode_command, nested_amf0_objects)
@@ -89,6 +90,78 @@ class FlvCheckTest(unittest.TestCase):
             flv_check.parse_flv(bytes(bad))
         with self.assertRaises(flv_check.FlvError):
             flv_check.parse_flv(b"GIF89a" + data[6:])
+
+
+class DvrCheckTest(unittest.TestCase):
+    """The DVR checks must reject what they are meant to reject."""
+
+    def test_clean_start(self):
+        problems, key = dvr_check.clean_start_problems(good_stream(1), "x")
+        self.assertEqual((problems, key), ([], 1000))
+        no_header = [f for f in good_stream(1) if f[2] != AVC_SEQ]
+        self.assertTrue(dvr_check.clean_start_problems(no_header, "x")[0])
+        no_aac_header = [f for f in good_stream(1) if f[2] != AAC_SEQ]
+        self.assertTrue(dvr_check.clean_start_problems(no_aac_header, "x")[0])
+        frames = good_stream(1)
+        inter_first = frames[:2] + [(9, 1000, AVC_INTER)] + frames[2:]
+        self.assertTrue(dvr_check.clean_start_problems(inter_first, "x")[0])
+        # An audio frame before the video header: headers do not come first.
+        self.assertTrue(dvr_check.clean_start_problems([(8, 1000, AAC_RAW)] + frames, "x")[0])
+        self.assertTrue(dvr_check.clean_start_problems([], "x")[0])
+
+    def test_continuity(self):
+        frames = good_stream(4)
+        cut = next(i for i, f in enumerate(frames) if f[1] > 2500)
+        self.assertEqual(dvr_check.continuity_problems(frames[:cut], frames[cut:], "x"), [])
+        # Resuming one video frame late (a frame lost) or early (repeated).
+        first_video = next(i for i in range(cut, len(frames)) if frames[i][0] == 9)
+        skipped = frames[cut:first_video] + frames[first_video + 1:]
+        self.assertTrue(dvr_check.continuity_problems(frames[:cut], skipped, "x"))
+        repeated = frames[cut - 6:]
+        self.assertTrue(dvr_check.continuity_problems(frames[:cut], repeated, "x"))
+        # Restarting at the keyframe before (what a server that does not
+        # keep its position would do).
+        key = max(i for i, f in enumerate(frames[:cut]) if f[2] == AVC_KEY)
+        self.assertTrue(dvr_check.continuity_problems(frames[:cut], frames[key:], "x"))
+
+    def test_order(self):
+        from dvr_check import Event
+        from rtmp_client import amf0_encode
+        def status(code):
+            return Event(20, 0, amf0_encode("onStatus") + amf0_encode(0) + b"\x05" +
+                         amf0_encode({"level": "status", "code": code}))
+        eof, begin = Event(4, 0, struct.pack(">HI", 1, 1)), Event(4, 0, struct.pack(">HI", 0, 1))
+        want = ["StreamEOF", "StreamBegin", "onStatus(NetStream.Seek.Notify)"]
+        self.assertEqual(dvr_check.order_problems([eof, begin, status("NetStream.Seek.Notify")], want, "x"), [])
+        self.assertTrue(dvr_check.order_problems([begin, eof, status("NetStream.Seek.Notify")], want, "x"))
+        self.assertTrue(dvr_check.order_problems([eof, begin], want, "x"))
+
+    def test_keyframe_index(self):
+        frames = good_stream(5, start=0)
+        body = flv_bytes(frames)
+        _, tags = dvr_check.parse_flv_with_offsets(body)
+        keys = [(off, ts) for off, (k, ts, b) in tags if b == AVC_KEY]
+
+        def with_index(times, positions):
+            """The file with an onMetaData tag first; positions are in the
+            file without it, so they move by the tag's size."""
+            def script(shift):
+                meta = amf0_encode("onMetaData") + amf0_encode(EcmaArray(
+                    duration=5.0, keyframes={"times": times, "filepositions": [p + shift for p in positions]}))
+                return flv_bytes([(18, 0, meta)])[13:]
+            size = len(script(0))  # numbers are fixed-size doubles: the shift does not change it
+            data = body[:13] + script(size) + body[13:]
+            _, tagged = dvr_check.parse_flv_with_offsets(data)
+            return dvr_check.keyframe_index_problems(data, tagged, "x")[0]
+
+        good_times = [ts / 1000 for _, ts in keys]
+        good_positions = [float(off) for off, _ in keys]
+        self.assertEqual(with_index(good_times, good_positions), [])
+        self.assertTrue(with_index(good_times, [p + 11 for p in good_positions]))  # not a tag start
+        self.assertTrue(with_index([t + 0.5 for t in good_times], good_positions))  # wrong times
+        self.assertTrue(with_index(good_times[:1], good_positions[:1]))  # incomplete
+        self.assertTrue(with_index([], []))
+        self.assertTrue(dvr_check.keyframe_index_problems(body, tags, "x")[0])  # no onMetaData
 
 
 class AmfTest(unittest.TestCase):
