@@ -455,7 +455,7 @@ def busiest_others(before, after, ours, seconds, count=3):
     (a compiler, say) count in others_cpu_percent but are not named here."""
     used = []
     for pid, (name, ticks) in after.items():
-        if pid in ours or pid not in before:
+        if pid in ours or pid not in before or before[pid][0] != name:  # gone, new, or a reused pid
             continue
         percent = 100 * (ticks - before[pid][1]) / CLOCK_TICKS / seconds
         if percent >= 1:
@@ -543,16 +543,19 @@ def summarize(records, servers, player_counts):
             pairs = {}
             for r in done:
                 if r["players"] == n:
-                    pairs.setdefault(r["round"], {})[r["server"]] = r["figures"]
-            cpu, rss = [], []
-            for pair in pairs.values():
-                if "rewind" in pair and "nginx" in pair:
+                    pairs.setdefault(r["round"], {})[r["server"]] = r
+            cpu, rss, suspect = [], [], 0
+            for runs in pairs.values():
+                if "rewind" in runs and "nginx" in runs:
+                    pair = {name: run["figures"] for name, run in runs.items()}
+                    suspect += bool(runs["rewind"]["suspect"] or runs["nginx"]["suspect"])
                     if pair["rewind"]["cpu_percent"] is not None and pair["nginx"]["cpu_percent"]:
                         cpu.append(pair["rewind"]["cpu_percent"] / pair["nginx"]["cpu_percent"])
                     if pair["rewind"]["peak_rss_mb"] and pair["nginx"]["peak_rss_mb"]:
                         rss.append(pair["rewind"]["peak_rss_mb"] / pair["nginx"]["peak_rss_mb"])
             if cpu or rss:
-                ratios[n] = {"cpu": median(cpu), "rss": median(rss), "rounds": max(len(cpu), len(rss))}
+                ratios[n] = {"cpu": median(cpu), "rss": median(rss), "rounds": max(len(cpu), len(rss)),
+                             "suspect_rounds": suspect}
     return rows, ratios
 
 
@@ -626,11 +629,12 @@ def console_report(rows, ratios, servers, player_counts, records):
     if ratios:
         out.append("")
         out.append("== Rewind / nginx (median of the per-round ratios) ==")
-        out.append("players   CPU    RSS  rounds")
+        out.append("players   CPU    RSS  rounds  suspect")
         for n in player_counts:
             if n in ratios:
                 r = ratios[n]
-                out.append("%7d  %5s  %5s  %6d" % (n, fmt(r["cpu"], 2), fmt(r["rss"], 2), r["rounds"]))
+                out.append("%7d  %5s  %5s  %6d  %7d" % (n, fmt(r["cpu"], 2), fmt(r["rss"], 2), r["rounds"],
+                                                       r["suspect_rounds"]))
     failures = failed_runs(records)
     if failures:
         out.append("")
@@ -661,15 +665,18 @@ def markdown_report(rows, ratios, servers, player_counts, meta, records):
             notes += ["- %d players, %s, %s" % (n, name, note) for note in row["notes"]]
     notes += ["- not in the medians: %s" % line for line in failed_runs(records)]
     if ratios:
-        lines += ["", "| players | CPU Rewind/nginx | peak RSS Rewind/nginx |", "| ---: | ---: | ---: |"]
+        lines += ["", "| players | CPU Rewind/nginx | peak RSS Rewind/nginx | rounds | suspect rounds |",
+                  "| ---: | ---: | ---: | ---: | ---: |"]
         for n in player_counts:
             if n in ratios:
-                lines.append("| %d | %s | %s |" % (n, fmt(ratios[n]["cpu"], 2), fmt(ratios[n]["rss"], 2)))
+                r = ratios[n]
+                lines.append("| %d | %s | %s | %d | %d |" % (n, fmt(r["cpu"], 2), fmt(r["rss"], 2), r["rounds"],
+                                                          r["suspect_rounds"]))
     lines += [
         "",
         "Medians over the rounds; ratios are the median of each round's Rewind/nginx ratio. "
         "Lag is each player's worst lag behind live, gap its largest silence between two messages "
-        "(p50/p95/max over players). CPU is the server's over the %s s measuring window." % meta["duration_s"],
+        "(p50/p95/max over players). CPU is the server's over the %g s measuring window." % meta["duration_s"],
     ]
     if notes:
         lines += ["", "Notes:", ""] + notes
@@ -813,7 +820,8 @@ def parse_args(argv):
     p.add_argument("--load-core", type=int, help="core for bench and publisher (default: the second)")
     config = p.parse_args(argv)
     try:
-        config.player_counts = [int(n) for n in config.players.split(",") if n.strip()]
+        # Each count once, in the order given.
+        config.player_counts = list(dict.fromkeys(int(n) for n in config.players.split(",") if n.strip()))
     except ValueError:
         p.error("--players takes numbers, e.g. 500,1000")
     config.server_names = [s.strip() for s in config.servers.split(",") if s.strip()]
