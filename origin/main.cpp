@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   // The DVR store: recordings of every application live here.
   rw::dvr::StoreOptions store_options;
   store_options.log = &log;
-  const std::string store_dir = (std::filesystem::path(config.data_dir()) / "dvr").string();
+  const std::string store_dir = rw::dvr::SegmentStore::directory_in(config.data_dir());
   auto store = rw::dvr::SegmentStore::open(store_dir, store_options);
   if (!store) {
     log.error() << "cannot open the DVR store in " << store_dir << ": " << store.error().message;

@@ -94,6 +94,10 @@ struct StoreOptions {
 
 class SegmentStore {
  public:
+  // Where a role keeps its store inside its --data-dir: one place, so the
+  // origin and rewind-export agree.
+  static std::string directory_in(const std::string& data_dir) { return data_dir + "/dvr"; }
+
   // Opens (creating it if needed) the store in `dir` for reading and
   // writing; one process at a time (RocksDB locks the directory). Every
   // stream marked live is marked offline: after a restart nobody is

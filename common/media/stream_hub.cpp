@@ -173,6 +173,11 @@ void StreamHub::stop_publish() {
   dispatch_locked(std::make_shared<const Event>(Event{Event::Type::Unpublish, ++sequence_, nullptr}));
 }
 
+StreamHub::CodecState StreamHub::codec_state() const {
+  std::lock_guard lock(mutex_);
+  return CodecState{metadata_, video_header_, audio_header_};
+}
+
 bool StreamHub::publishing() const {
   std::lock_guard lock(mutex_);
   return publishing_;
@@ -259,6 +264,24 @@ StreamHub::TailJoin StreamHub::subscribe_from(std::uint64_t position, LiveSubscr
   add_subscriber_locked(subscriber, executor, false);
   join.result = TailJoin::Result::Joined;
   return join;
+}
+
+StreamHub::TailJoin StreamHub::read_tail(std::uint64_t position, std::size_t max) const {
+  std::lock_guard lock(mutex_);
+  TailJoin read;
+  if (!publishing_ || !recorded_) return read;  // NotLive
+  if (tail_.empty() || position < tail_.front()->position || position > last_position_) {
+    // Stored by now, or not published yet.
+    read.result = position > last_position_ ? TailJoin::Result::Joined : TailJoin::Result::InStore;
+    return read;
+  }
+  for (const auto& frame : tail_) {
+    if (frame->position < position) continue;
+    if (read.frames.size() >= max) break;
+    read.frames.push_back(frame);
+  }
+  read.result = TailJoin::Result::Joined;
+  return read;
 }
 
 std::uint32_t StreamHub::last_timestamp() const {

@@ -93,6 +93,13 @@ class StreamHub {
   void publish(FramePtr frame);
   void stop_publish();
   bool publishing() const;
+  // The current publisher's metadata and codec headers (null until sent).
+  struct CodecState {
+    FramePtr metadata;
+    FramePtr video_header;
+    FramePtr audio_header;
+  };
+  CodecState codec_state() const;
 
   // --- Subscriber side (call on the subscriber's executor thread) -----------
   // With `feed`, the subscriber reads frames from its thread's LiveFeed
@@ -124,6 +131,10 @@ class StreamHub {
   // Subscribes starting at the frame numbered `position`, if the tail still
   // holds it (or it is the next frame to come).
   TailJoin subscribe_from(std::uint64_t position, LiveSubscriber& subscriber, Executor& executor);
+  // Reads the tail without subscribing, for a cursor that plays behind live
+  // at its own pace: up to `max` frames from `position` on. Result as for
+  // subscribe_from (Joined meaning frames were read).
+  TailJoin read_tail(std::uint64_t position, std::size_t max) const;
   // The newest frame's timestamp (the live edge) and position.
   std::uint32_t last_timestamp() const;
   std::uint64_t last_position() const;

@@ -28,6 +28,8 @@ constexpr std::size_t kMaxQueuedBytes = 2u << 20;
 constexpr auto kMaxSleep = 100ms;
 constexpr auto kStoreRetry = 50ms;
 constexpr auto kTailRetry = 200ms;
+// Frames a cursor takes from the hub's tail at a time.
+constexpr std::size_t kTailBatch = 256;
 // Unpausing finds the next frame by position, starting this far before the
 // last timestamp sent and walking at most this many segments.
 constexpr std::uint32_t kResumeLookBackMs = 10'000;
@@ -176,6 +178,9 @@ void PlayStream::unsubscribe() {
       position_ = stop->next_position;
       last_timestamp_ = stop->timestamp;
     }
+    connection_.context().log.debug() << "conn=" << connection_.id() << " stream=" << name_
+                                      << " left the live feed at position " << position_ << ", " << last_timestamp_
+                                      << " ms";
   }
 }
 
@@ -222,7 +227,7 @@ void PlayStream::on_unpublish() {
 
 // --- recorded -----------------------------------------------------------------
 
-PlayStream::Cursor PlayStream::decode(dvr::Segment&& segment) {
+void PlayStream::load(dvr::Segment&& segment) {
   Cursor cursor;
   dvr::TagWalker walk(segment.tags());
   std::uint64_t position = segment.first_position();
@@ -232,9 +237,19 @@ PlayStream::Cursor PlayStream::decode(dvr::Segment&& segment) {
     frame->position = position++;
     cursor.frames.push_back(std::move(frame));
   }
-  segment.clear_tags();  // the frames hold copies of the bodies
-  cursor.segment = std::move(segment);
-  return cursor;
+  if (position_ > segment.first_position()) {
+    cursor.index = static_cast<std::size_t>(std::min<std::uint64_t>(position_ - segment.first_position(),
+                                                                   cursor.frames.size()));
+  }
+  recording_id_ = segment.recording_id();
+  next_sequence_ = segment.sequence() + 1;
+  cursor_ = std::move(cursor);
+}
+
+std::uint32_t PlayStream::allowed_timestamp() const {
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(connection_.context().clock.now() - pace_wall_);
+  return pace_media_ + static_cast<std::uint32_t>(elapsed.count()) + buffer_ms_;
 }
 
 asio::awaitable<bool> PlayStream::open_at(std::uint32_t target_ms, bool exact_resume) {
@@ -260,8 +275,22 @@ asio::awaitable<bool> PlayStream::open_at(std::uint32_t target_ms, bool exact_re
   const std::uint64_t sequence = (*where)->sequence();
   auto stored = co_await dvr->read_segment(app, name, sequence);
   if (!*alive || !stored || !*stored) co_return false;
-  Cursor cursor = decode(std::move(**stored));
-  if (cursor.frames.empty()) co_return false;
+
+  unsubscribe();
+  ++generation_;
+  dvr::Segment segment = std::move(**stored);
+  // What a decoder needs first, in effect at this segment (load() takes
+  // the tags, not these).
+  const std::string metadata = segment.metadata();
+  const std::string video_header = segment.video_header();
+  const std::string audio_header = segment.audio_header();
+  position_ = 0;
+  load(std::move(segment));
+  Cursor& cursor = *cursor_;
+  if (cursor.frames.empty()) {
+    cursor_.reset();
+    co_return false;
+  }
 
   // The keyframe at or before the target (its segment starts with one), or
   // for a resume the first frame at or after it.
@@ -272,39 +301,27 @@ asio::awaitable<bool> PlayStream::open_at(std::uint32_t target_ms, bool exact_re
     for (std::size_t i = 0; i < cursor.frames.size(); ++i) {
       const auto& f = *cursor.frames[i];
       if (ts_diff(f.timestamp, target_ms) > 0) break;
-      if (f.keyframe || (f.kind == media::FrameKind::Audio && cursor.segment.video_header().empty())) index = i;
+      if (f.keyframe || (f.kind == media::FrameKind::Audio && video_header.empty())) index = i;
     }
   }
-
-  unsubscribe();
-  ++generation_;
+  cursor.index = index;
   mode_ = Mode::Recorded;
   const std::uint32_t start_time =
       index < cursor.frames.size() ? cursor.frames[index]->timestamp : cursor.frames.back()->timestamp;
-  // What a decoder needs first: metadata (at 0, see send_start) and the
-  // sequence headers in effect at this segment.
-  const dvr::Segment& seg = cursor.segment;
-  if (!seg.metadata().empty() && !exact_resume) {
-    send_own(*media::make_metadata_frame(0, Bytes(seg.metadata().begin(), seg.metadata().end())), 0);
-  }
-  has_video_ = !seg.video_header().empty();
+  position_ = index < cursor.frames.size() ? cursor.frames[index]->position : cursor.frames.back()->position + 1;
+  const auto bytes = [](const std::string& s) { return Bytes(s.begin(), s.end()); };
+  if (!metadata.empty() && !exact_resume) send_own(*media::make_metadata_frame(0, bytes(metadata)), 0);
+  has_video_ = !video_header.empty();
   if (has_video_ && receive_video_) {
-    send_own(*media::make_media_frame(rtmp::msg_type::kVideo, start_time,
-                                      Bytes(seg.video_header().begin(), seg.video_header().end())),
-             start_time);
+    send_own(*media::make_media_frame(rtmp::msg_type::kVideo, start_time, bytes(video_header)), start_time);
   }
-  if (!seg.audio_header().empty() && receive_audio_) {
-    send_own(*media::make_media_frame(rtmp::msg_type::kAudio, start_time,
-                                      Bytes(seg.audio_header().begin(), seg.audio_header().end())),
-             start_time);
+  if (!audio_header.empty() && receive_audio_) {
+    send_own(*media::make_media_frame(rtmp::msg_type::kAudio, start_time, bytes(audio_header)), start_time);
   }
   waiting_for_keyframe_ = !exact_resume;
-  cursor.index = index;
-  position_ = seg.first_position() + index;
   last_timestamp_ = start_time;
   pace_media_ = start_time;
   pace_wall_ = connection_.context().clock.now();
-  cursor_ = std::move(cursor);
   connection_.flush_session();
   co_return true;
 }
@@ -337,21 +354,22 @@ asio::awaitable<bool> PlayStream::open_at_position() {
     for (int step = 0; step < kResumeMaxSegments; ++step, ++sequence) {
       auto stored = co_await dvr->read_segment(app, name, sequence);
       if (!*alive) co_return false;
+      next_sequence_ = sequence;
       if (!stored || !*stored) break;
       const std::uint64_t first = (*stored)->first_position();
       const std::uint64_t end = first + (*stored)->frame_count();
       if (position_ < first) break;  // retention removed it
       if (position_ >= end) continue;
-      Cursor cursor = decode(std::move(**stored));
-      cursor.index = static_cast<std::size_t>(position_ - first);
+      load(std::move(**stored));
       resume_here();
-      cursor_ = std::move(cursor);
       co_return true;
     }
   }
-  // Not stored yet: the hub's tail may have it.
-  ++generation_;
-  co_return join_tail() == media::StreamHub::TailJoin::Result::Joined;
+  // Not stored yet: the pump reads the hub's tail at the cursor's pace.
+  if (!hub_->publishing()) co_return false;
+  cursor_.reset();
+  resume_here();
+  co_return true;
 }
 
 media::StreamHub::TailJoin::Result PlayStream::join_tail() {
@@ -380,34 +398,54 @@ asio::awaitable<void> PlayStream::pump(unsigned generation) {
 
   while (current()) {
     if (!cursor_ || cursor_->index >= cursor_->frames.size()) {
-      const std::uint64_t next = cursor_ ? cursor_->segment.sequence() + 1 : 0;
-      const std::uint64_t recording = cursor_ ? cursor_->segment.recording_id() : 0;
-      auto stored = co_await dvr->read_segment(app, name, next);
+      // The next stored segment.
+      const std::uint64_t sequence = next_sequence_;
+      auto stored = co_await dvr->read_segment(app, name, sequence);
       if (!current()) co_return;
-      if (stored && *stored && (*stored)->recording_id() == recording) {
-        cursor_ = decode(std::move(**stored));
+      if (stored && *stored && (recording_id_ == 0 || (*stored)->recording_id() == recording_id_)) {
+        const std::uint64_t end = (*stored)->first_position() + (*stored)->frame_count();
+        if (position_ >= end) {
+          next_sequence_ = sequence + 1;  // sent already, from the tail
+        } else {
+          load(std::move(**stored));
+        }
         continue;
       }
-      // Nothing stored after this segment yet: continue from the live tail.
-      switch (join_tail()) {
-        case media::StreamHub::TailJoin::Result::Joined:
-          connection_.flush_session();
-          co_return;
-        case media::StreamHub::TailJoin::Result::InStore:
-          co_await sleep_for(timer, kStoreRetry);  // the store is about to have it
-          continue;
-        case media::StreamHub::TailJoin::Result::NotLive:
-          break;
+      // Not stored yet. Once the live edge is within the player's buffer,
+      // it follows live; until then it reads the hub's tail at its pace.
+      if (hub_->publishing()) {
+        if (ts_diff(hub_->last_timestamp(), allowed_timestamp()) <= 0) {
+          const auto joined = join_tail();
+          if (joined == media::StreamHub::TailJoin::Result::Joined) {
+            connection_.flush_session();
+            co_return;
+          }
+          if (joined == media::StreamHub::TailJoin::Result::InStore) {
+            co_await sleep_for(timer, kStoreRetry);  // the store is about to have it
+            continue;
+          }
+        } else {
+          auto tail = hub_->read_tail(position_, kTailBatch);
+          if (tail.result != media::StreamHub::TailJoin::Result::NotLive) {
+            if (!tail.frames.empty()) {
+              cursor_ = Cursor{std::move(tail.frames), 0};
+            } else {
+              co_await sleep_for(timer, kStoreRetry);  // stored meanwhile, or nothing new yet
+            }
+            continue;
+          }
+        }
       }
+      // Nobody is publishing: the end of the recording, or its last segment
+      // on its way to the store.
       auto info = co_await dvr->stream_info(app, name);
       if (!current()) co_return;
-      const bool finished = info && *info && !(*info)->live() && (*info)->recording_id() == recording &&
-                            next >= (*info)->next_sequence();
-      if (finished || !info || !*info || (*info)->recording_id() != recording) {
+      const bool gone = !info || !*info || (recording_id_ != 0 && (*info)->recording_id() != recording_id_);
+      if (gone || (!(*info)->live() && sequence >= (*info)->next_sequence())) {
         complete();
         co_return;
       }
-      co_await sleep_for(timer, kTailRetry);  // the recorder is storing the last segment
+      co_await sleep_for(timer, kTailRetry);
       continue;
     }
 
@@ -417,11 +455,7 @@ asio::awaitable<void> PlayStream::pump(unsigned generation) {
       co_return;
     }
     // Send no further ahead of real time than the player buffers.
-    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-        connection_.context().clock.now() - pace_wall_);
-    const std::uint32_t allowed =
-        pace_media_ + static_cast<std::uint32_t>(elapsed.count()) + buffer_ms_;
-    const std::int32_t early = ts_diff(frame->timestamp, allowed);
+    const std::int32_t early = ts_diff(frame->timestamp, allowed_timestamp());
     if (early > 0) {
       co_await sleep_for(timer, std::min<std::chrono::milliseconds>(std::chrono::milliseconds(early), kMaxSleep));
       continue;
@@ -470,10 +504,14 @@ asio::awaitable<void> PlayStream::on_seek(const rtmp::SeekEvent& event) {
     connection_.flush_session();
     co_return;
   }
-  const std::uint32_t target = to_media_ms(event.ms);
+  std::uint32_t target = to_media_ms(event.ms);
   const bool live = hub_->publishing() && info->live();
   const std::uint32_t window_start = info->start_ms();
   const std::uint32_t window_end = live ? hub_->last_timestamp() : info->end_ms();
+  // Before the first frame of a recording nothing was deleted from (Flash
+  // players seek(0) to go back to the start): the start. Before a window
+  // retention has moved: that time is gone.
+  if (ts_diff(target, window_start) < 0 && info->first_sequence() == 0) target = window_start;
   const bool before = ts_diff(target, window_start) < 0;
   if (before || (!live && ts_diff(target, window_end) > 0)) {
     // details: the nearest valid position, in seconds (NetStream time).

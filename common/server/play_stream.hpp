@@ -60,9 +60,9 @@ class PlayStream final : public NetStream, public media::LiveSubscriber {
     Ended,     // played a finished recording to its end (a seek may go on)
   };
 
-  // The segment a cursor is playing, decoded into frames.
+  // Recorded frames a cursor is playing: a stored segment's, or frames of
+  // the hub's tail not stored yet.
   struct Cursor {
-    dvr::Segment segment;
     std::vector<media::FramePtr> frames;
     std::size_t index = 0;  // next frame to send
   };
@@ -85,7 +85,10 @@ class PlayStream final : public NetStream, public media::LiveSubscriber {
   // Tries to hand over from the end of the store to the hub's tail.
   media::StreamHub::TailJoin::Result join_tail();
   void complete();
-  static Cursor decode(dvr::Segment&& segment);
+  // The stored segment's frames, numbered; positions the cursor at position_.
+  void load(dvr::Segment&& segment);
+  // The newest media time the pacing lets a cursor send now.
+  std::uint32_t allowed_timestamp() const;
 
   // --- sending -----------------------------------------------------------
   // Queues a frame built for this player alone.
@@ -107,6 +110,8 @@ class PlayStream final : public NetStream, public media::LiveSubscriber {
   bool waiting_for_keyframe_ = true;  // no video until a keyframe
 
   std::optional<Cursor> cursor_;
+  std::uint64_t recording_id_ = 0;  // the recording a cursor plays (0: not known yet)
+  std::uint64_t next_sequence_ = 0; // the stored segment after the cursor's
   std::uint64_t position_ = 0;          // number of the next recorded frame to send (0: unknown)
   std::uint32_t last_timestamp_ = 0;    // media time of the last frame sent
   std::optional<std::uint32_t> end_ms_; // play's len: stop here

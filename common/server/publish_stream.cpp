@@ -109,6 +109,14 @@ asio::awaitable<void> PublishStream::start_recording(dvr::RecordMode mode) {
   options.write_queue_max_bytes = app->dvr.write_queue_max_bytes;
   recorder_ = dvr::Recorder::create(dvr->store(), dvr->writer(), connection_.worker(), connection_.context().clock,
                                     std::move(options), info, this);
+  // Recording can start after the publisher sent its metadata and codec
+  // headers (FMLE's DVR button): the recording needs them in effect.
+  const media::StreamHub::CodecState codec = hub_->codec_state();
+  for (const media::FramePtr& f : {codec.metadata, codec.video_header, codec.audio_header}) {
+    if (!f) continue;
+    media::Frame copy = *f;
+    recorder_->record(copy);
+  }
   hub_->set_recorded(true, app->dvr.tail_max_bytes);
   session.send_status(stream_id_, "status", "NetStream.Record.Start", "Recording " + name_ + ".",
                       amf::Object{{"details", name_}});

@@ -207,9 +207,8 @@ class DvrPlaybackTest(harness.ServerTestCase):
 
     @classmethod
     def export_dirs(cls):
-        """Where rewind-export may find the store: the origin's --data-dir
-        (what a user passes), else the dvr directory inside it."""
-        return [cls.server.data_dir, os.path.join(cls.server.data_dir, "dvr")]
+        """What a user passes to rewind-export: the origin's --data-dir."""
+        return [cls.server.data_dir]
 
     @classmethod
     def run_export(cls, label, *range_args):

@@ -19,7 +19,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # A finished recording of 60 segments (66 s; the writer keeps a 20 s
 # window: 45 to 66 s); a name with a slash.
-"$writer" "$tmp/done" live cam/1 record 60 > /dev/null
+"$writer" "$tmp/done/dvr" live cam/1 record 60 > /dev/null
 "$export_bin" --data-dir "$tmp/done" --list > "$tmp/list"
 grep -q "cam/1.*offline" "$tmp/list" || fail "--list: $(cat "$tmp/list")"
 
@@ -35,7 +35,7 @@ fi
 
 # While the writer runs: the export reads a consistent view of the live store.
 : > "$tmp/written"
-"$writer" "$tmp/live" live cam/2 record 0 262144 >> "$tmp/written" &
+"$writer" "$tmp/live/dvr" live cam/2 record 0 262144 >> "$tmp/written" &
 writer_pid=$!
 tries=0
 while [ "$(wc -l < "$tmp/written")" -lt 80 ]; do

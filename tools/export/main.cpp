@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rewind-export: cannot make a scratch directory: %s\n", std::strerror(errno));
     return 1;
   }
-  auto store = rw::dvr::SegmentStore::open_secondary(args.data_dir, scratch.path());
+  // --data-dir is the origin's: its store is inside it.
+  auto store = rw::dvr::SegmentStore::open_secondary(rw::dvr::SegmentStore::directory_in(args.data_dir), scratch.path());
   if (!store) {
     std::fprintf(stderr, "rewind-export: %s\n", store.error().describe().c_str());
     return 1;
