@@ -157,7 +157,11 @@ void StreamHub::publish(FramePtr frame) {
       gop_valid_ = false;
     }
   }
-  dispatch_locked(std::make_shared<const Event>(Event{Event::Type::Frame, ++sequence_, std::move(frame)}));
+  ++sequence_;
+  // An ingest-only stream has no fanout: nothing to build.
+  if (!fanouts_.empty()) {
+    dispatch_locked(std::make_shared<const Event>(Event{Event::Type::Frame, sequence_, std::move(frame)}));
+  }
 }
 
 void StreamHub::stop_publish() {

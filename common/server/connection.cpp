@@ -22,6 +22,8 @@ namespace {
 
 // How many buffers one writev takes from the output queue.
 constexpr std::size_t kMaxWriteBuffers = 64;
+// A publisher's own read buffer.
+constexpr std::size_t kPublisherReadBuffer = 64 * 1024;
 
 std::string endpoint_string(const asio::ip::tcp::socket& socket) {
   boost::system::error_code ec;
@@ -85,35 +87,53 @@ void Connection::emit(EventType type, std::string_view stream, std::string_view 
 
 asio::awaitable<void> Connection::read_loop() {
   auto self = shared_from_this();
+  bool readable = false;  // drain before waiting: the socket is edge-triggered underneath
   while (!closing_) {
-    auto [wait_error] = co_await socket_.async_wait(asio::socket_base::wait_read, asio::as_tuple(asio::use_awaitable));
-    if (wait_error || closing_) break;
-    // The socket is edge-triggered underneath: drain it before waiting again.
-    for (;;) {
-      boost::system::error_code ec;
+    ByteView data;
+    boost::system::error_code ec;
+    if (!own_buffer_.empty()) {
+      // A publisher: a read of its own buffer that Asio tries at once,
+      // without re-arming epoll for every read as waiting would.
+      auto [read_error, n] =
+          co_await socket_.async_read_some(asio::buffer(own_buffer_), asio::as_tuple(asio::use_awaitable));
+      ec = read_error;
+      data = ByteView(own_buffer_.data(), n);
+    } else {
+      // Players and new connections hold no buffer while idle: wait, then
+      // read into the worker's scratch buffer, which the session drains.
+      if (!readable) {
+        auto [wait_error] =
+            co_await socket_.async_wait(asio::socket_base::wait_read, asio::as_tuple(asio::use_awaitable));
+        if (wait_error || closing_) break;
+        readable = true;
+      }
       std::span<std::uint8_t> buffer = worker_.read_buffer();
       std::size_t n = socket_.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-      if (ec) {
-        close(ec == asio::error::eof ? "client closed the connection" : "read failed: " + ec.message());
-        break;
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        readable = false;
+        continue;
       }
-      auto result = session_.feed(ByteView(buffer.data(), n), events_);
-      for (auto& event : events_) {
-        if (closing_) break;
-        if (auto* media = std::get_if<rtmp::MediaEvent>(&event)) {
-          handle_media(*media);
-        } else {
-          co_await handle(event);
-        }
-      }
-      events_.clear();
-      flush_session();
-      if (result.error && !closing_) {
-        emit(EventType::Error, {}, std::string(rtmp::to_string(result.error->kind)) + ": " + result.error->detail);
-        close(std::string("protocol error: ") + rtmp::to_string(result.error->kind) + ": " + result.error->detail);
-      }
+      data = ByteView(buffer.data(), n);
+    }
+    if (closing_) break;
+    if (ec) {
+      close(ec == asio::error::eof ? "client closed the connection" : "read failed: " + ec.message());
+      break;
+    }
+    auto result = session_.feed(data, events_);
+    for (auto& event : events_) {
       if (closing_) break;
+      if (auto* media = std::get_if<rtmp::MediaEvent>(&event)) {
+        handle_media(*media);
+      } else {
+        co_await handle(event);
+      }
+    }
+    events_.clear();
+    flush_session();
+    if (result.error && !closing_) {
+      emit(EventType::Error, {}, std::string(rtmp::to_string(result.error->kind)) + ": " + result.error->detail);
+      close(std::string("protocol error: ") + rtmp::to_string(result.error->kind) + ": " + result.error->detail);
     }
   }
 }
@@ -178,7 +198,11 @@ asio::awaitable<void> Connection::on_publish(const rtmp::PublishEvent& event) {
   // A second publish or a publish over a play on one stream id replaces it.
   streams_.erase(event.stream_id);
   auto stream = co_await PublishStream::start(*this, event);
-  if (stream && !closing_) streams_[event.stream_id] = std::move(stream);
+  if (stream && !closing_) {
+    streams_[event.stream_id] = std::move(stream);
+    // Publishers send all the time: give them a read buffer of their own.
+    if (own_buffer_.empty()) own_buffer_.resize(kPublisherReadBuffer);
+  }
 }
 
 asio::awaitable<void> Connection::on_play(std::uint32_t stream_id, const PlayStream::Request& request) {

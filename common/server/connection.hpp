@@ -120,6 +120,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   std::string app_;
   rtmp::ServerSession session_;
   std::vector<rtmp::SessionEvent> events_;  // reused between reads
+  std::vector<std::uint8_t> own_buffer_;      // publishers only: see read_loop
   OutQueue out_;
   std::vector<FeedRead> feeds_;
   unsigned feed_skips_ = 0;  // skips since the feeds were last caught up

@@ -36,6 +36,9 @@ void Worker::run() {
 
 void Worker::stop() {
   asio::post(io_, [this] {
+    // A timer that expired just before the cancel below still runs its
+    // handler, with success: the handlers check this instead of re-arming.
+    stopping_ = true;
     // Whoever did not take their goodbye yet will not get it.
     std::vector<std::shared_ptr<Connection>> all;
     for (Connection* c : connections_) all.push_back(c->shared_from_this());
@@ -81,7 +84,7 @@ void Worker::arm_write_tick() {
   // however long a tick takes.
   write_tick_.expires_at(next_write_tick_);
   write_tick_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
+    if (ec || stopping_) return;
     write_all();
     next_write_tick_ += write_interval_;
     const auto now = std::chrono::steady_clock::now();
@@ -111,7 +114,7 @@ void Worker::write_all() {
 void Worker::arm_housekeeping() {
   housekeeping_.expires_after(kHousekeepingPeriod);
   housekeeping_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
+    if (ec || stopping_) return;
     // check_timeouts may close (and so remove) connections: iterate a copy.
     std::vector<std::shared_ptr<Connection>> all;
     all.reserve(connections_.size());

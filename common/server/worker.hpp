@@ -73,6 +73,7 @@ class Worker final : public media::Executor {
   std::vector<media::FeedReader*> readers_scratch_;
   std::vector<std::shared_ptr<Connection>> writing_;  // swapped with pending_writes_
   bool write_posted_ = false;
+  bool stopping_ = false;
   std::vector<std::uint8_t> read_buffer_;
   std::mt19937_64 random_;
   std::unordered_set<Connection*> connections_;
