@@ -1,6 +1,7 @@
 #include "common/dvr/segment_store.hpp"
 
 #include <rocksdb/cache.h>
+#include <sys/statvfs.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
@@ -205,6 +206,9 @@ Expected<std::unique_ptr<SegmentStore>, StoreError> SegmentStore::open(const std
 
   std::unique_ptr<SegmentStore> store(new SegmentStore());
   store->db_.reset(raw);
+  store->dir_ = dir;
+  store->min_free_bytes_ =
+      options.min_free_bytes ? options.min_free_bytes : 2 * std::uint64_t{options.write_buffer_bytes} + (32u << 20);
   if (auto ok = store->init_primary(); !ok) return unexpected(ok.error());
   return store;
 }
@@ -301,12 +305,31 @@ Expected<void, StoreError> SegmentStore::write(rocksdb::WriteBatch& batch, std::
     // the failed WAL writer and abort on an assertion (see rocksdb_log.hpp).
     // Resume() is Busy while RocksDB recovers by itself (it polls for free
     // space after a full disk).
-    if (const rocksdb::Status s = db_->Resume(); !s.ok()) {
+    rocksdb::Status s = db_->Resume();
+    // Resume() can succeed and still leave the WAL writer that failed in
+    // place, and 7.8 (built with assertions in Debian) aborts on the next
+    // append to it. A flush switches to a new memtable and a new WAL.
+    if (s.ok()) {
+      rocksdb::FlushOptions flush;
+      flush.wait = true;
+      s = db_->Flush(flush);
+    }
+    if (!s.ok()) {
       StoreError e = *last_write_error_;
       e.message = std::string(context) + ": not writing until the store recovers from: " + e.message;
       return unexpected(std::move(e));
     }
     last_write_error_.reset();
+  }
+  // Refuse before RocksDB would fail: see StoreOptions::min_free_bytes.
+  struct statvfs fs{};
+  if (::statvfs(dir_.c_str(), &fs) == 0) {
+    const std::uint64_t free_bytes = std::uint64_t{fs.f_bavail} * fs.f_frsize;
+    if (free_bytes < min_free_bytes_ + batch.GetDataSize()) {
+      return unexpected(error(StoreError::Code::NoSpace,
+                              std::string(context) + ": " + std::to_string(free_bytes >> 20) + " MB free in " + dir_ +
+                                  ", keeping " + std::to_string(min_free_bytes_ >> 20) + " MB free"));
+    }
   }
   // sync=false with the WAL on: the batch is in the WAL (the OS page cache)
   // before Write returns, so a killed process loses nothing; an fsync per
@@ -626,32 +649,34 @@ Expected<std::optional<SegmentInfo>, StoreError> SegmentStore::find_segment(std:
   return found;
 }
 
+Expected<bool, StoreError> SegmentStore::get_segment(std::string_view app, std::string_view name,
+                                                     std::uint64_t sequence, rocksdb::PinnableSlice& value) const {
+  auto info = get_stream(stream_key(app, name), nullptr);
+  if (!info) return unexpected(info.error());
+  if (!*info) return false;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(),
+                                     segment_key((*info)->recording_id(), sequence), &value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return unexpected(store_error(s, describe_stream("read_segment", app, name)));
+  return true;
+}
+
 Expected<std::optional<SharedBuffer>, StoreError> SegmentStore::read_segment_bytes(std::string_view app,
                                                                                    std::string_view name,
                                                                                    std::uint64_t sequence) const {
-  auto info = get_stream(stream_key(app, name), nullptr);
-  if (!info) return unexpected(info.error());
-  if (!*info) return std::optional<SharedBuffer>();
   rocksdb::PinnableSlice value;
-  const rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), segment_key((*info)->recording_id(), sequence),
-               &value);
-  if (s.IsNotFound()) return std::optional<SharedBuffer>();
-  if (!s.ok()) return unexpected(store_error(s, describe_stream("read_segment", app, name)));
+  auto found = get_segment(app, name, sequence, value);
+  if (!found) return unexpected(found.error());
+  if (!*found) return std::optional<SharedBuffer>();
   return std::optional<SharedBuffer>(SharedBuffer::copy_of(as_bytes(std::string_view(value.data(), value.size()))));
 }
 
 Expected<std::optional<Segment>, StoreError> SegmentStore::read_segment(std::string_view app, std::string_view name,
                                                                         std::uint64_t sequence) const {
-  auto info = get_stream(stream_key(app, name), nullptr);
-  if (!info) return unexpected(info.error());
-  if (!*info) return std::optional<Segment>();
   rocksdb::PinnableSlice value;
-  const rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), segment_key((*info)->recording_id(), sequence),
-               &value);
-  if (s.IsNotFound()) return std::optional<Segment>();
-  if (!s.ok()) return unexpected(store_error(s, describe_stream("read_segment", app, name)));
+  auto found = get_segment(app, name, sequence, value);
+  if (!found) return unexpected(found.error());
+  if (!*found) return std::optional<Segment>();
   auto segment = parse<Segment>(value, describe_stream("read_segment", app, name));
   if (!segment) return unexpected(segment.error());
   return std::optional<Segment>(std::move(*segment));

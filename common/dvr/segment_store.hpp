@@ -55,6 +55,7 @@
 
 namespace rocksdb {
 class DB;
+class PinnableSlice;
 class Snapshot;
 class WriteBatch;
 }  // namespace rocksdb
@@ -87,6 +88,12 @@ struct StoreOptions {
   std::size_t write_buffer_bytes = 64u << 20;
   // Flush and compaction threads.
   int background_jobs = 2;
+  // Writes are refused (NoSpace) while less than this is free on the
+  // store's filesystem, so that RocksDB itself never runs out of space:
+  // Debian's RocksDB 7.8 is built with assertions and aborts the process
+  // when it appends to a WAL file after a failed write. 0: 2 write buffers
+  // plus 32 MB (room for a flush or two).
+  std::uint64_t min_free_bytes = 0;
   // RocksDB's own warnings and errors go here too (prefixed "rocksdb: ");
   // everything it says goes to the LOG file in the store's directory.
   const Logger* log = nullptr;
@@ -197,12 +204,18 @@ class SegmentStore {
   Expected<std::optional<StreamInfo>, StoreError> get_stream(const std::string& key,
                                                              const rocksdb::Snapshot* snapshot) const;
   Expected<void, StoreError> writable(std::string_view context) const;
+  // The stored Segment message of the stream's current recording; false
+  // when there is none.
+  Expected<bool, StoreError> get_segment(std::string_view app, std::string_view name, std::uint64_t sequence,
+                                         rocksdb::PinnableSlice& value) const;
   // Writes a batch, or refuses while RocksDB has not recovered from an
   // earlier failed write. Called with write_mutex_ held.
   Expected<void, StoreError> write(rocksdb::WriteBatch& batch, std::string_view context);
 
   std::unique_ptr<rocksdb::DB> db_;
   bool secondary_ = false;
+  std::string dir_;
+  std::uint64_t min_free_bytes_ = 0;
 
   std::mutex write_mutex_;  // one write (read-modify-write of a StreamInfo) at a time
   std::uint64_t next_recording_id_ = 1;        // guarded by write_mutex_

@@ -691,19 +691,21 @@ TEST(SegmentStore, DiskFullIsNoSpaceAndRecoversOnTheNextPublish) {
     ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
   } unmount{mount_point};
 
-  // Space that can be freed later: RocksDB resumes once there is room for
-  // about four write buffers.
+  // Space that can be freed later. A new store takes about 6 MB of the
+  // 16 (RocksDB preallocates its MANIFEST and WAL).
   const std::string filler = mount_point + "/filler";
   {
     std::ofstream out(filler, std::ios::binary);
     const std::string mb(1u << 20, 'x');
-    for (int i = 0; i < 8; ++i) out << mb;
+    for (int i = 0; i < 5; ++i) out << mb;
   }
   {
-    auto store = open_store(mount_point + "/dvr", {.block_cache_bytes = 1u << 20, .write_buffer_bytes = 1u << 20});
+    auto store = open_store(mount_point + "/dvr", {.block_cache_bytes = 1u << 20,
+                                                   .write_buffer_bytes = 1u << 20,
+                                                   .min_free_bytes = 2u << 20});
     ASSERT_TRUE(store);
     auto info = store->begin_recording("live", "full", RecordMode::NewRecording, 0);
-    ASSERT_TRUE(info);
+    ASSERT_TRUE(info) << info.error().describe();
     Segmenter segmenter(kOneSecond, SegmenterStart::after(*info));
     std::optional<StoreError> failure;
     for (std::uint32_t t = 0; t < 300000 && !failure; t += 1000) {
@@ -712,9 +714,11 @@ TEST(SegmentStore, DiskFullIsNoSpaceAndRecoversOnTheNextPublish) {
       auto r = store->append_segment("live", "full", *s, {});
       if (!r) failure = r.error();
     }
-    // Segments of 700 KB: the WAL write or a flush fails, whichever first.
+    // Segments of 700 KB: the store refuses once less than 2 MB is free,
+    // before RocksDB itself fails a write.
     ASSERT_TRUE(failure) << "16 MB took 200 MB";
     EXPECT_EQ(failure->code, StoreError::Code::NoSpace) << failure->describe();
+    EXPECT_NE(failure->message.find("keeping 2 MB free"), std::string::npos) << failure->describe();
 
     // Space again: RocksDB notices by itself (it polls free space every
     // few seconds after a full disk), and a publish then records again.

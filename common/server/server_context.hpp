@@ -41,7 +41,7 @@ struct ServerOptions {
   OutQueueOptions out_queue;
   // 0: write as soon as a batch of frames is handled; more: gather each
   // player's frames for up to this long and write them with one writev.
-  std::chrono::milliseconds write_interval{0};
+  std::chrono::milliseconds write_interval{50};
   std::chrono::milliseconds handshake_timeout{10'000};  // until connect is accepted
   std::chrono::milliseconds send_timeout{15'000};       // a player that reads nothing this long
   std::size_t max_connections = 0;                      // 0: no limit

@@ -1,9 +1,11 @@
 // rewind-bench: a load tool for RTMP servers. One process, one thread,
-// thousands of players or publishers on one Asio event loop.
+// thousands of players, publishers or seeking DVR viewers on one Asio
+// event loop.
 //
 // Exit status: 0 when every client ran to the end without falling more than
-// 1 s behind, 2 when some failed, were dropped or fell behind, 1 on a usage
-// or set-up error. CI's smoke benchmark relies on it.
+// 1 s behind (seek: made every seek, none failed or broke the seek
+// sequence), 2 when some failed, were dropped or fell behind, 1 on a usage
+// or set-up error. CI's smoke benchmarks rely on it.
 #include <sys/resource.h>
 
 #include <boost/asio/io_context.hpp>
@@ -19,6 +21,7 @@
 #include "tests/bench/play_load.hpp"
 #include "tests/bench/publish_load.hpp"
 #include "tests/bench/report.hpp"
+#include "tests/bench/seek_load.hpp"
 
 namespace {
 
@@ -74,6 +77,15 @@ int run(const Options& options) {
     json = rw::bench::to_json(options, result);
     summary = rw::bench::summary_line(result);
     clean = result.failed == 0 && result.closed == 0 && result.behind_1s == 0 && !timing.interrupted;
+  } else if (options.mode == rw::bench::Mode::Seek) {
+    rw::bench::SeekLoad load(io, options, endpoint);
+    rw::bench::RunTiming timing = load.run();
+    rw::bench::SeekResult result = load.result();
+    result.timing = timing;
+    json = rw::bench::to_json(options, result);
+    summary = rw::bench::summary_line(result);
+    clean = result.completed == result.clients && result.seeks.failed == 0 && result.seeks.violations == 0 &&
+            !timing.interrupted;
   } else {
     std::ifstream in(options.file, std::ios::binary);
     if (!in) {

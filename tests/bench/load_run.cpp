@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <csignal>
 #include <iostream>
@@ -109,6 +110,12 @@ void LoadRun::second_tick() {
   second_timer_.expires_after(std::chrono::seconds(1));
   second_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) second_tick();
+  });
+}
+
+void LoadRun::end_if_all_done() {
+  asio::post(io_, [this] {
+    if (!finished_ && started_ == options_.clients && all_done()) finish(false);
   });
 }
 

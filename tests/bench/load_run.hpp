@@ -37,6 +37,11 @@ class LoadRun {
   virtual void stop_clients(std::int64_t now) = 0;
   // Every client has failed or closed: nothing is left to measure.
   virtual bool all_done() const = 0;
+  // Ends the run as soon as all clients are started and done, rather than
+  // at the next second's check: seek runs end when their clients do, and
+  // the server's figures should not include an idle second. Safe to call
+  // from a client's handler (the check runs after it).
+  void end_if_all_done();
 
   boost::asio::io_context& io_;
   const Options& options_;

@@ -68,14 +68,18 @@ bool parse_integer(std::string_view text, T& out) {
 
 Expected<Options, std::string> parse_options(const std::vector<std::string_view>& args) {
   Options o;
-  if (args.empty()) return unexpected(std::string("missing mode (play or publish)"));
+  if (args.empty()) return unexpected(std::string("missing mode (play, publish or seek)"));
   if (args[0] == "play") {
     o.mode = Mode::Play;
   } else if (args[0] == "publish") {
     o.mode = Mode::Publish;
+  } else if (args[0] == "seek") {
+    o.mode = Mode::Seek;
   } else {
-    return unexpected("unknown mode '" + std::string(args[0]) + "' (play or publish)");
+    return unexpected("unknown mode '" + std::string(args[0]) + "' (play, publish or seek)");
   }
+  bool duration_given = false;
+  bool start_given = false;
 
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string_view flag = args[i];
@@ -93,12 +97,14 @@ Expected<Options, std::string> parse_options(const std::vector<std::string_view>
       if (!parse_number(value, o.ramp) || o.ramp <= 0) return bad();
     } else if (flag == "--duration") {
       if (!parse_number(value, o.duration_s) || o.duration_s < 0) return bad();
+      duration_given = true;
     } else if (flag == "--json") {
       o.json_path = std::string(value);
     } else if (flag == "--file") {
       o.file = std::string(value);
     } else if (flag == "--start") {
       if (!parse_number(value, o.play_start)) return bad();
+      start_given = true;
     } else if (flag == "--buffer-ms") {
       if (!parse_integer(value, o.buffer_ms)) return bad();
     } else if (flag == "--timeout") {
@@ -114,25 +120,45 @@ Expected<Options, std::string> parse_options(const std::vector<std::string_view>
     } else if (flag == "--delayed-ack") {
       if (value != "on" && value != "off") return bad();
       o.delayed_ack = value == "on";
+    } else if (flag == "--seeks") {
+      if (!parse_integer(value, o.seeks)) return bad();
+    } else if (flag == "--interval-ms") {
+      if (!parse_integer(value, o.seek_interval_ms)) return bad();
+    } else if (flag == "--range-ms") {
+      if (!parse_integer(value, o.range_ms) || o.range_ms == 0) return bad();
+    } else if (flag == "--seed") {
+      if (!parse_integer(value, o.seed)) return bad();
     } else {
       return unexpected("unknown option " + std::string(flag));
     }
   }
   if (o.url_text.empty()) return unexpected(std::string("--url is required"));
   if (o.mode == Mode::Publish && o.file.empty()) return unexpected(std::string("publish needs --file"));
+  if (o.mode == Mode::Seek) {
+    // Seeking is into a recording: play it from its start.
+    if (!start_given) o.play_start = 0;
+    if (!duration_given) o.duration_s = seek_duration_cap_s(o.seeks, o.seek_interval_ms, o.timeout_s);
+  }
   return o;
+}
+
+double seek_duration_cap_s(std::size_t seeks, std::uint32_t interval_ms, double timeout_s) {
+  // Starting to play counts as one more wait for media.
+  return static_cast<double>(seeks + 1) * (timeout_s + static_cast<double>(interval_ms) / 1000.0) + timeout_s;
 }
 
 std::string usage() {
   return "usage:\n"
          "  rewind-bench play    --url rtmp://HOST[:PORT]/APP/STREAM [options]\n"
          "  rewind-bench publish --url rtmp://HOST[:PORT]/APP/STREAM --file FILE.flv [options]\n"
+         "  rewind-bench seek    --url rtmp://HOST[:PORT]/APP/STREAM --seeks S [options]\n"
          "options:\n"
          "  --clients N          concurrent clients (default 1); publishers of several get STREAM-0, STREAM-1...\n"
          "  --ramp R             clients started per second (default 200)\n"
-         "  --duration S         seconds all clients run after the ramp (default 30)\n"
+         "  --duration S         seconds all clients run after the ramp (default 30; seek: a cap, by default\n"
+         "                       long enough for every seek to time out)\n"
          "  --json FILE          write the report as JSON ('-' for stdout)\n"
-         "  --start MS           play start argument: -2 live or recorded (default), -1 live only\n"
+         "  --start MS           play start argument: -2 live or recorded (default), -1 live only; seek: 0\n"
          "  --buffer-ms MS       SetBufferLength sent before play (default 1000)\n"
          "  --timeout S          fail a client without media/Publish.Start after S seconds (default 10)\n"
          "  --report-interval S  progress line on stderr every S seconds (default 5, 0 = none)\n"
@@ -142,7 +168,14 @@ std::string usage() {
          "  --delayed-ack on|off players delay their TCP ACKs (TCP_QUICKACK off; default off). Halves the\n"
          "                       kernel work of both sides on loopback, but lets a server without TCP_NODELAY\n"
          "                       (nginx-rtmp) batch its writes behind Nagle's algorithm: compare servers\n"
-         "                       with the same setting only\n";
+         "                       with the same setting only\n"
+         "seek (each client plays the recording, then seeks S times at random and times each seek\n"
+         "from sending it to the first video keyframe after NetStream.Seek.Notify):\n"
+         "  --seeks S            seeks per client (default 10; 0 only plays and reports the length)\n"
+         "  --interval-ms MS     receive this long after each seek's keyframe before the next (default 1000)\n"
+         "  --range-ms MS        seek targets are uniform in [0, MS) (default: getStreamLength's answer)\n"
+         "  --seed N             seed of the targets (default 1); client i's targets depend on N and i only\n"
+         "  --timeout S          also: a seek without its keyframe after S seconds has failed\n";
 }
 
 }  // namespace rw::bench

@@ -34,7 +34,7 @@ std::string indexed_stream_name(std::string_view stream, std::size_t index, std:
 // ramp of `rate` clients per second (the first starts at once).
 std::size_t clients_due(double elapsed_s, double rate, std::size_t total);
 
-enum class Mode { Play, Publish };
+enum class Mode { Play, Publish, Seek };
 
 struct Options {
   Mode mode = Mode::Play;
@@ -42,10 +42,13 @@ struct Options {
   RtmpUrl url;
   std::size_t clients = 1;
   double ramp = 200;            // clients started per second
-  double duration_s = 30;       // how long all clients run once the ramp is over
+  // How long all clients run once the ramp is over. Seek clients end by
+  // themselves after their seeks; for them this is only a cap, by default
+  // enough for every seek to time out (seek_duration_cap_s).
+  double duration_s = 30;
   std::string json_path;        // where the JSON report goes ("-": stdout)
   std::string file;             // publish: the FLV file
-  double play_start = -2;       // play's start argument: -2 live or recorded, -1 live only
+  double play_start = -2;       // play's start argument: -2 live or recorded, -1 live only (seek: 0)
   std::uint32_t buffer_ms = 1000;   // SetBufferLength sent before play
   double timeout_s = 10;        // a client without media (play) or Publish.Start by then fails
   double report_interval_s = 5; // progress lines on stderr; 0: none
@@ -58,7 +61,21 @@ struct Options {
   // leaves Nagle on (nginx-rtmp) then coalesces its small writes while it
   // waits for ACKs, as it would on a network with some round-trip time.
   bool delayed_ack = false;
+
+  // Seek: each client plays the recording, then seeks `seeks` times to
+  // uniformly random positions in [0, range_ms), `seek_interval_ms` after
+  // the keyframe of the previous seek arrived. range_ms 0: each client
+  // asks the server (getStreamLength). The targets are a function of the
+  // seed and the client's index, so a run can be repeated.
+  std::size_t seeks = 10;
+  std::uint32_t seek_interval_ms = 1000;
+  std::uint32_t range_ms = 0;
+  std::uint64_t seed = 1;
 };
+
+// The longest a seek run may take once all clients have started: every
+// seek timing out, each followed by the interval.
+double seek_duration_cap_s(std::size_t seeks, std::uint32_t interval_ms, double timeout_s);
 
 // Parses the arguments after the program name. The error is a message for
 // the user.

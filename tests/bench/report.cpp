@@ -10,15 +10,20 @@ namespace {
 
 void write_summary(JsonWriter& w, std::string_view name, const Summary& s) {
   w.key(name).begin_object();
-  w.key("p50").value(s.p50).key("p95").value(s.p95).key("max").value(s.max).key("mean").value(s.mean);
+  w.key("p50").value(s.p50).key("p95").value(s.p95).key("p99").value(s.p99).key("max").value(s.max);
+  w.key("mean").value(s.mean);
   w.key("count").value(static_cast<std::uint64_t>(s.count));
   w.end_object();
 }
 
-void write_failures(JsonWriter& w, const std::map<std::string, std::size_t>& failures) {
-  w.key("failure_reasons").begin_object();
-  for (const auto& [reason, count] : failures) w.key(reason).value(static_cast<std::uint64_t>(count));
+void write_counts(JsonWriter& w, std::string_view name, const std::map<std::string, std::size_t>& counts) {
+  w.key(name).begin_object();
+  for (const auto& [reason, count] : counts) w.key(reason).value(static_cast<std::uint64_t>(count));
   w.end_object();
+}
+
+void write_failures(JsonWriter& w, const std::map<std::string, std::size_t>& failures) {
+  write_counts(w, "failure_reasons", failures);
 }
 
 void write_run(JsonWriter& w, const Options& o, const RunTiming& t) {
@@ -118,6 +123,80 @@ std::string to_json(const Options& options, const PublishResult& r) {
   w.end_object();
   w.end_object();
   return w.str();
+}
+
+std::string to_json(const Options& options, const SeekResult& r) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("mode").value("seek");
+  write_run(w, options, r.timing);
+  w.key("seeks_per_client").value(static_cast<std::uint64_t>(options.seeks));
+  w.key("interval_ms").value(static_cast<std::uint64_t>(options.seek_interval_ms));
+  w.key("play_start_ms").value(options.play_start);
+  w.key("buffer_ms").value(static_cast<std::uint64_t>(options.buffer_ms));
+  w.key("seed").value(options.seed);
+  w.key("range_ms");
+  if (options.range_ms > 0) {
+    w.value(static_cast<std::uint64_t>(options.range_ms));
+  } else {
+    w.null();
+  }
+  w.key("stream_length_ms").begin_object().key("min");
+  if (r.stream_length_min_ms) {
+    w.value(static_cast<std::uint64_t>(*r.stream_length_min_ms));
+  } else {
+    w.null();
+  }
+  w.key("max");
+  if (r.stream_length_max_ms) {
+    w.value(static_cast<std::uint64_t>(*r.stream_length_max_ms));
+  } else {
+    w.null();
+  }
+  w.end_object();
+  w.key("clients").value(static_cast<std::uint64_t>(r.clients));
+  w.key("connected").value(static_cast<std::uint64_t>(r.connected));
+  w.key("playing").value(static_cast<std::uint64_t>(r.playing));
+  w.key("completed").value(static_cast<std::uint64_t>(r.completed));
+  w.key("failed").value(static_cast<std::uint64_t>(r.failed));
+  w.key("closed").value(static_cast<std::uint64_t>(r.closed));
+  w.key("unfinished").value(static_cast<std::uint64_t>(r.unfinished));
+  write_failures(w, r.failures);
+  const SeekTally& t = r.seeks;
+  w.key("seeks").begin_object();
+  w.key("sent").value(static_cast<std::uint64_t>(t.sent));
+  w.key("landed").value(static_cast<std::uint64_t>(t.landed));
+  w.key("failed").value(static_cast<std::uint64_t>(t.failed));
+  write_failures(w, t.failures);
+  w.key("violations").value(static_cast<std::uint64_t>(t.violations));
+  write_counts(w, "violation_kinds", t.violation_kinds);
+  w.key("violation_examples").begin_array();
+  for (const auto& example : t.examples) w.value(example);
+  w.end_array();
+  w.key("stale_messages").value(t.stale_messages);
+  w.end_object();
+  write_summary(w, "seek_to_keyframe_ms", r.seek_to_keyframe_ms);
+  write_summary(w, "seek_to_notify_ms", r.seek_to_notify_ms);
+  write_summary(w, "keyframe_before_target_ms", r.keyframe_before_target_ms);
+  write_summary(w, "startup_ms", r.startup_ms);
+  w.key("bytes_received").value(r.bytes_received);
+  w.key("messages_received").value(r.messages_received);
+  w.end_object();
+  return w.str();
+}
+
+std::string summary_line(const SeekResult& r) {
+  char buf[640];
+  const Summary& k = r.seek_to_keyframe_ms;
+  std::snprintf(buf, sizeof buf,
+                "seek: %zu clients, %zu connected, %zu completed, %zu failed, %zu closed, %zu unfinished; "
+                "%zu seeks, %zu landed, %zu failed, %zu with violations; "
+                "seek to keyframe p50/p95/p99/max %.1f/%.1f/%.1f/%.1f ms (to Seek.Notify p50 %.1f ms); "
+                "bench_cpu=%.1f%%",
+                r.clients, r.connected, r.completed, r.failed, r.closed, r.unfinished, r.seeks.sent, r.seeks.landed,
+                r.seeks.failed, r.seeks.violations, k.p50, k.p95, k.p99, k.max, r.seek_to_notify_ms.p50,
+                r.timing.bench_cpu_percent);
+  return std::string(buf) + usage_part(r.timing);
 }
 
 std::string summary_line(const PlayResult& r) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "tests/bench/options.hpp"
+#include "tests/bench/seek_check.hpp"
 #include "tests/bench/stats.hpp"
 
 namespace rw::bench {
@@ -76,9 +77,33 @@ struct PublishResult {
   RunTiming timing;
 };
 
+struct SeekResult {
+  std::size_t clients = 0;
+  std::size_t connected = 0;
+  std::size_t playing = 0;     // got the first keyframe of play
+  std::size_t completed = 0;   // made every seek
+  std::size_t failed = 0;      // never played
+  std::size_t closed = 0;      // lost the connection after playing
+  std::size_t unfinished = 0;  // still seeking when the run ended
+  std::map<std::string, std::size_t> failures;
+  // getStreamLength's answers (when the range was not given).
+  std::optional<std::uint32_t> stream_length_min_ms;
+  std::optional<std::uint32_t> stream_length_max_ms;
+  SeekTally seeks;
+  Summary seek_to_keyframe_ms;        // over all landed seeks
+  Summary seek_to_notify_ms;
+  Summary keyframe_before_target_ms;  // target minus the keyframe's timestamp
+  Summary startup_ms;                 // TCP connect to the first keyframe of play
+  std::uint64_t bytes_received = 0;
+  std::uint64_t messages_received = 0;
+  RunTiming timing;
+};
+
 std::string to_json(const Options& options, const PlayResult& result);
 std::string to_json(const Options& options, const PublishResult& result);
 std::string summary_line(const PlayResult& result);
 std::string summary_line(const PublishResult& result);
+std::string to_json(const Options& options, const SeekResult& result);
+std::string summary_line(const SeekResult& result);
 
 }  // namespace rw::bench

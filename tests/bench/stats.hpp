@@ -9,11 +9,13 @@
 
 namespace rw::bench {
 
-// Percentiles over clients (nearest rank: p95 of 20 values is the 19th).
+// Percentiles over clients or events (nearest rank: p95 of 20 values is
+// the 19th, p99 of 1000 the 990th).
 struct Summary {
   std::size_t count = 0;
   double p50 = 0;
   double p95 = 0;
+  double p99 = 0;
   double max = 0;
   double mean = 0;
 };

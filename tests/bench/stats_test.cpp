@@ -12,8 +12,19 @@ TEST(Summarize, NearestRankPercentiles) {
   EXPECT_EQ(s.count, 20u);
   EXPECT_EQ(s.p50, 10);
   EXPECT_EQ(s.p95, 19);
+  EXPECT_EQ(s.p99, 20);
   EXPECT_EQ(s.max, 20);
   EXPECT_DOUBLE_EQ(s.mean, 10.5);
+}
+
+TEST(Summarize, P99OfAThousandIsThe990th) {
+  std::vector<double> v;
+  for (int i = 1; i <= 1000; ++i) v.push_back(i);
+  Summary s = summarize(v);
+  EXPECT_EQ(s.p50, 500);
+  EXPECT_EQ(s.p95, 950);
+  EXPECT_EQ(s.p99, 990);
+  EXPECT_EQ(s.max, 1000);
 }
 
 TEST(Summarize, SmallSets) {
