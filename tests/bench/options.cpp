@@ -124,8 +124,12 @@ Expected<Options, std::string> parse_options(const std::vector<std::string_view>
       if (!parse_integer(value, o.seeks)) return bad();
     } else if (flag == "--interval-ms") {
       if (!parse_integer(value, o.seek_interval_ms)) return bad();
+    } else if (flag == "--jitter-ms") {
+      if (!parse_integer(value, o.seek_jitter_ms)) return bad();
     } else if (flag == "--range-ms") {
       if (!parse_integer(value, o.range_ms) || o.range_ms == 0) return bad();
+    } else if (flag == "--trace") {
+      if (!parse_integer(value, o.trace_client) || o.trace_client < 0) return bad();
     } else if (flag == "--seed") {
       if (!parse_integer(value, o.seed)) return bad();
     } else {
@@ -137,14 +141,16 @@ Expected<Options, std::string> parse_options(const std::vector<std::string_view>
   if (o.mode == Mode::Seek) {
     // Seeking is into a recording: play it from its start.
     if (!start_given) o.play_start = 0;
-    if (!duration_given) o.duration_s = seek_duration_cap_s(o.seeks, o.seek_interval_ms, o.timeout_s);
+    if (!duration_given) {
+      o.duration_s = seek_duration_cap_s(o.seeks, o.seek_interval_ms + o.seek_jitter_ms, o.timeout_s);
+    }
   }
   return o;
 }
 
-double seek_duration_cap_s(std::size_t seeks, std::uint32_t interval_ms, double timeout_s) {
+double seek_duration_cap_s(std::size_t seeks, std::uint32_t wait_ms, double timeout_s) {
   // Starting to play counts as one more wait for media.
-  return static_cast<double>(seeks + 1) * (timeout_s + static_cast<double>(interval_ms) / 1000.0) + timeout_s;
+  return static_cast<double>(seeks + 1) * (timeout_s + static_cast<double>(wait_ms) / 1000.0) + timeout_s;
 }
 
 std::string usage() {
@@ -173,9 +179,12 @@ std::string usage() {
          "from sending it to the first video keyframe after NetStream.Seek.Notify):\n"
          "  --seeks S            seeks per client (default 10; 0 only plays and reports the length)\n"
          "  --interval-ms MS     receive this long after each seek's keyframe before the next (default 1000)\n"
+         "  --jitter-ms MS       plus a random [0, MS) (default 100), so that seeks do not lock onto the\n"
+         "                       server's write cadence (0: exactly the interval)\n"
          "  --range-ms MS        seek targets are uniform in [0, MS) (default: getStreamLength's answer)\n"
          "  --seed N             seed of the targets (default 1); client i's targets depend on N and i only\n"
-         "  --timeout S          also: a seek without its keyframe after S seconds has failed\n";
+         "  --timeout S          also: a seek without its keyframe after S seconds has failed\n"
+         "  --trace N            log client N's seeks, statuses and media messages on stderr\n";
 }
 
 }  // namespace rw::bench

@@ -63,19 +63,23 @@ struct Options {
   bool delayed_ack = false;
 
   // Seek: each client plays the recording, then seeks `seeks` times to
-  // uniformly random positions in [0, range_ms), `seek_interval_ms` after
-  // the keyframe of the previous seek arrived. range_ms 0: each client
-  // asks the server (getStreamLength). The targets are a function of the
-  // seed and the client's index, so a run can be repeated.
+  // uniformly random positions in [0, range_ms), `seek_interval_ms` plus a
+  // random [0, seek_jitter_ms) after the keyframe of the previous seek
+  // arrived. range_ms 0: each client asks the server (getStreamLength).
+  // Targets and jitter are a function of the seed and the client's index,
+  // so a run can be repeated.
   std::size_t seeks = 10;
   std::uint32_t seek_interval_ms = 1000;
+  std::uint32_t seek_jitter_ms = 100;
   std::uint32_t range_ms = 0;
   std::uint64_t seed = 1;
+  // Seek: log this client's commands, statuses and media on stderr (-1: none).
+  long trace_client = -1;
 };
 
 // The longest a seek run may take once all clients have started: every
-// seek timing out, each followed by the interval.
-double seek_duration_cap_s(std::size_t seeks, std::uint32_t interval_ms, double timeout_s);
+// seek timing out, each followed by the longest wait (interval + jitter).
+double seek_duration_cap_s(std::size_t seeks, std::uint32_t wait_ms, double timeout_s);
 
 // Parses the arguments after the program name. The error is a message for
 // the user.

@@ -96,6 +96,44 @@ TEST(ParseOptions, PublishNeedsAFile) {
   EXPECT_EQ(o->file, "x.flv");
 }
 
+TEST(ParseOptions, SeekPlaysFromTheStartAndCapsTheRun) {
+  auto o = parse_options(words({"seek", "--url", "rtmp://h/live/dvr10", "--clients", "100", "--seeks", "10"}));
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_EQ(o->mode, Mode::Seek);
+  EXPECT_EQ(o->seeks, 10u);
+  EXPECT_EQ(o->play_start, 0) << "seeking is into a recording";
+  EXPECT_EQ(o->seek_interval_ms, 1000u);
+  EXPECT_EQ(o->seek_jitter_ms, 100u);
+  EXPECT_EQ(o->range_ms, 0u) << "ask getStreamLength";
+  EXPECT_EQ(o->seed, 1u);
+  EXPECT_EQ(o->buffer_ms, 1000u);
+  // 11 waits (play, then 10 seeks) of timeout + interval + jitter, plus a timeout.
+  EXPECT_DOUBLE_EQ(o->duration_s, 11 * (10 + 1.1) + 10);
+  EXPECT_DOUBLE_EQ(o->duration_s, seek_duration_cap_s(10, 1100, 10));
+}
+
+TEST(ParseOptions, SeekWithEverything) {
+  auto o = parse_options(words({"seek", "--url", "rtmp://h/live/dvr10", "--seeks", "0", "--interval-ms", "250",
+                                "--jitter-ms", "0", "--range-ms", "600000", "--seed", "18446744073709551615",
+                                "--start", "5000", "--duration", "7", "--timeout", "2"}));
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_EQ(o->seeks, 0u);
+  EXPECT_EQ(o->seek_interval_ms, 250u);
+  EXPECT_EQ(o->seek_jitter_ms, 0u);
+  EXPECT_EQ(o->range_ms, 600000u);
+  EXPECT_EQ(o->seed, 18446744073709551615u);
+  EXPECT_EQ(o->play_start, 5000);
+  EXPECT_EQ(o->duration_s, 7) << "a given duration is kept";
+  EXPECT_EQ(o->timeout_s, 2);
+}
+
+TEST(ParseOptions, PlayKeepsItsDefaultsWhenSeekOptionsAreGiven) {
+  auto o = parse_options(words({"play", "--url", "rtmp://h/live/s", "--seeks", "3"}));
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_EQ(o->play_start, -2);
+  EXPECT_EQ(o->duration_s, 30);
+}
+
 TEST(ParseOptions, ErrorsNameTheProblem) {
   struct Case {
     std::vector<std::string_view> args;
@@ -103,7 +141,7 @@ TEST(ParseOptions, ErrorsNameTheProblem) {
   };
   const std::vector<Case> cases = {
       {{}, "missing mode"},
-      {{"record"}, "unknown mode"},
+      {{"record"}, "unknown mode 'record' (play, publish or seek)"},
       {{"play"}, "--url is required"},
       {{"play", "--url"}, "missing value after --url"},
       {{"play", "--url", "http://x/y/z"}, "bad URL"},
@@ -116,6 +154,12 @@ TEST(ParseOptions, ErrorsNameTheProblem) {
       {{"play", "--url", "rtmp://h/a/s", "--read-buffer", "10"}, "--read-buffer"},
       {{"play", "--url", "rtmp://h/a/s", "--delayed-ack", "yes"}, "--delayed-ack"},
       {{"play", "--url", "rtmp://h/a/s", "--frobnicate", "1"}, "unknown option --frobnicate"},
+      {{"seek", "--url", "rtmp://h/a/s", "--seeks", "-1"}, "--seeks"},
+      {{"seek", "--url", "rtmp://h/a/s", "--range-ms", "0"}, "bad value '0' for --range-ms"},
+      {{"seek", "--url", "rtmp://h/a/s", "--range-ms", "4294967296"}, "--range-ms"},
+      {{"seek", "--url", "rtmp://h/a/s", "--interval-ms", "1.5"}, "--interval-ms"},
+      {{"seek", "--url", "rtmp://h/a/s", "--jitter-ms", "x"}, "--jitter-ms"},
+      {{"seek", "--url", "rtmp://h/a/s", "--seed", "-3"}, "--seed"},
   };
   for (const auto& c : cases) {
     auto o = parse_options(c.args);

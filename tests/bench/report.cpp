@@ -132,6 +132,7 @@ std::string to_json(const Options& options, const SeekResult& r) {
   write_run(w, options, r.timing);
   w.key("seeks_per_client").value(static_cast<std::uint64_t>(options.seeks));
   w.key("interval_ms").value(static_cast<std::uint64_t>(options.seek_interval_ms));
+  w.key("jitter_ms").value(static_cast<std::uint64_t>(options.seek_jitter_ms));
   w.key("play_start_ms").value(options.play_start);
   w.key("buffer_ms").value(static_cast<std::uint64_t>(options.buffer_ms));
   w.key("seed").value(options.seed);

@@ -33,13 +33,13 @@ bool video_needs_header(const flv::VideoInfo& info) {
 
 }  // namespace
 
-SeekTargets::SeekTargets(std::uint64_t seed, std::size_t client) : state_(seed) {
+RandomMs::RandomMs(std::uint64_t seed, std::size_t client) : state_(seed) {
   // Mix the seed before the index goes in, so seed 1 client 2 and seed 2
   // client 1 differ.
   state_ = splitmix64(state_) ^ (static_cast<std::uint64_t>(client) * 0xd1b54a32d192ed03ULL);
 }
 
-std::uint32_t SeekTargets::next(std::uint32_t range_ms) {
+std::uint32_t RandomMs::next(std::uint32_t range_ms) {
   const std::uint64_t bits = splitmix64(state_) >> 11;  // 53 bits: exact in a double
   const double unit = static_cast<double>(bits) * 0x1.0p-53;  // [0, 1)
   const auto target = static_cast<std::uint64_t>(unit * range_ms);

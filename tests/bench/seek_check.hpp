@@ -15,12 +15,12 @@
 
 namespace rw::bench {
 
-// Seek targets uniform in [0, range), from a seed and the client's index
-// only: a run with the same seed seeks to the same places whatever the
-// order the clients connect in.
-class SeekTargets {
+// Milliseconds uniform in [0, range), from a seed and the client's index
+// only: a run with the same seed seeks to the same places (and waits the
+// same jitter) whatever the order the clients connect in.
+class RandomMs {
  public:
-  SeekTargets(std::uint64_t seed, std::size_t client);
+  RandomMs(std::uint64_t seed, std::size_t client);
   // 0 for a range of 0.
   std::uint32_t next(std::uint32_t range_ms);
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <iostream>
 
 namespace rw::bench {
 
@@ -23,6 +24,18 @@ const char* stage_name(SeekClient::Stage stage) {
   return "?";
 }
 
+const char* kind_name(MediaKind kind) {
+  switch (kind) {
+    case MediaKind::VideoHeader: return "video sequence header";
+    case MediaKind::Keyframe: return "keyframe";
+    case MediaKind::InterFrame: return "inter frame";
+    case MediaKind::AudioHeader: return "audio sequence header";
+    case MediaKind::AudioFrame: return "audio";
+    case MediaKind::Other: return "other";
+  }
+  return "?";
+}
+
 std::string seconds_text(double seconds) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g s", seconds);
@@ -35,10 +48,20 @@ SeekClient::SeekClient(LoadContext& context, std::size_t index, SeekTally& tally
     : Connection(context, index, context.session_options()),
       tally_(tally),
       targets_(context.options.seed, index),
+      // Another sequence, so the targets do not depend on the jitter.
+      jitter_(~context.options.seed, index),
       timer_(context.io),
       on_finished_(std::move(on_finished)),
       range_ms_(context.options.range_ms),
-      started_at_(now_us()) {}
+      started_at_(now_us()) {
+  tracing_ = context.options.trace_client >= 0 && static_cast<std::size_t>(context.options.trace_client) == index;
+}
+
+void SeekClient::trace(const std::string& line) const {
+  char time[32];
+  std::snprintf(time, sizeof time, "%.1f", static_cast<double>(now_us() - started_at_) / 1000.0);
+  std::cerr << "trace client " << index() << " +" << time << " ms: " << line << std::endl;
+}
 
 void SeekClient::on_open() {
   rtmp::ConnectParams params;
@@ -53,6 +76,12 @@ void SeekClient::on_event(rtmp::ClientEvent& event, std::int64_t now) {
     ++messages_;
     on_media(message->message, now);
     return;
+  }
+  if (tracing_) {
+    if (const auto* status = std::get_if<rtmp::StatusEvent>(&event)) trace("onStatus " + status->code);
+    if (const auto* control = std::get_if<rtmp::ServerControlEvent>(&event)) {
+      trace("user control " + std::to_string(static_cast<int>(control->control.event)));
+    }
   }
   std::visit(
       [&](auto& e) {
@@ -112,9 +141,13 @@ void SeekClient::on_status(const rtmp::StatusEvent& status) {
 
 void SeekClient::on_media(const rtmp::Message& message, std::int64_t now) {
   const std::uint8_t type = message.header.type;
-  if (type != rtmp::msg_type::kVideo && type != rtmp::msg_type::kAudio) return;
+  if (type != rtmp::msg_type::kVideo && type != rtmp::msg_type::kAudio) {
+    if (tracing_) trace("message type " + std::to_string(type) + " " + std::to_string(message.header.timestamp));
+    return;
+  }
   const MediaClass media = classify_media(type, message.payload);
   last_timestamp_ = message.header.timestamp;
+  if (tracing_) trace(std::string(kind_name(media.kind)) + " " + std::to_string(message.header.timestamp));
   if (stage_ == Stage::Starting) {
     if (media.kind != MediaKind::Keyframe) return;
     first_keyframe_at_ = now;
@@ -139,7 +172,8 @@ void SeekClient::on_media(const rtmp::Message& message, std::int64_t now) {
 
 void SeekClient::wait_interval() {
   stage_ = Stage::Waiting;
-  timer_.expires_after(std::chrono::milliseconds(context_.options.seek_interval_ms));
+  const std::uint32_t jitter = jitter_.next(context_.options.seek_jitter_ms);
+  timer_.expires_after(std::chrono::milliseconds(context_.options.seek_interval_ms + jitter));
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec && !closed() && stage_ == Stage::Waiting) next_step();
   });
@@ -160,6 +194,7 @@ void SeekClient::send_seek() {
   tally_.sent_one();
   stage_ = Stage::Seeking;
   probe_.emplace(target, now_us(), last_timestamp_, first_keyframe_ms_);
+  if (tracing_) trace("seek " + std::to_string(target));
   session_.seek(stream_id_, target);
   flush();
 }

@@ -22,6 +22,9 @@ namespace rw::bench {
 // given), createStream, SetBufferLength, play from --start (0); once the
 // first keyframe is in, it waits the interval, seeks, waits for the
 // keyframe and the interval again, --seeks times, then disconnects.
+// Each wait is the interval plus a random jitter: a client that seeks a
+// whole number of server write ticks after a keyframe arrived would always
+// catch the server just after a tick, and measure its worst case.
 class SeekClient final : public Connection {
  public:
   enum class Stage {
@@ -75,14 +78,18 @@ class SeekClient final : public Connection {
   void finish();
   void fail(const std::string& reason);
   std::string stage_detail() const;
+  // --trace: one line on stderr, with the time since this client started.
+  void trace(const std::string& line) const;
 
   SeekTally& tally_;
-  SeekTargets targets_;
+  RandomMs targets_;
+  RandomMs jitter_;
   boost::asio::steady_timer timer_;
   std::function<void()> on_finished_;
   Stage stage_ = Stage::Connecting;
   bool connected_ = false;
   bool stopping_ = false;
+  bool tracing_ = false;
   std::uint32_t stream_id_ = 0;
   double length_transaction_ = 0;
   std::uint32_t range_ms_ = 0;
