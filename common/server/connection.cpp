@@ -381,11 +381,13 @@ NetStream* Connection::stream(std::uint32_t stream_id) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
+void Connection::write_soon() { worker_.write_soon(shared_from_this()); }
+
 void Connection::flush_session() {
   if (!session_.has_output()) return;
   materialize_feeds();
   out_.push_control(SharedBuffer(session_.take_output()));
-  worker_.schedule_write(shared_from_this());
+  worker_.write_soon(shared_from_this());
 }
 
 void Connection::attach_feed(std::uint32_t stream_id, std::shared_ptr<media::LiveFeed> feed,

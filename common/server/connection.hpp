@@ -52,6 +52,13 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   // schedules a write.
   void flush_session();
   std::size_t queued_bytes() const { return out_.bytes(); }
+  // Whether queueing media stamped `timestamp` now would come near the
+  // slow-player policy: a cursor that paces itself waits instead.
+  bool queue_near_limits(std::uint32_t timestamp) const {
+    const auto& limits = out_.options();
+    return out_.bytes() > limits.max_bytes / 2 ||
+           out_.lag_ms(timestamp) > static_cast<std::int32_t>(limits.max_lag_ms / 2);
+  }
   // A live player of stream_id reads this feed from the event numbered
   // first_sequence on (earlier ones were sent from its join snapshot).
   // waiting_for_keyframe: nothing before the next keyframe.
@@ -73,6 +80,11 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
 
   // Queues a player's media; returns what the output queue did with it.
   OutQueue::Push send_media(SharedBuffer bytes, const MediaTag& tag);
+  // A seek: media of this stream queued but not begun on the wire is from
+  // the old place; drop it so the new place starts at once.
+  void drop_queued_media(std::uint32_t stream_id) { out_.drop_unsent_media(stream_id); }
+  // Writes what is queued without waiting for the next write tick.
+  void write_soon();
   // Publishes an event about this connection on the server's event bus.
   void emit(EventType type, std::string_view stream = {}, std::string_view detail = {});
 

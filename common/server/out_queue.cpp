@@ -19,24 +19,27 @@ void OutQueue::push_control(SharedBuffer bytes) {
   push(Entry{std::move(bytes), 0, false, true, 0, 0});
 }
 
-bool OutQueue::over_limits(std::uint32_t newest_timestamp, std::size_t incoming_bytes) const {
-  if (bytes_ + incoming_bytes > options_.max_bytes) return true;
+std::int32_t OutQueue::lag_ms(std::uint32_t newest) const {
   for (std::size_t i = 0; i < count_; ++i) {
     const Entry& e = at(i);
     if (!e.media || e.essential) continue;
     // Serial arithmetic: timestamps are 32-bit and wrap.
-    auto lag = static_cast<std::int32_t>(newest_timestamp - e.timestamp);
-    return lag > static_cast<std::int32_t>(options_.max_lag_ms);
+    return static_cast<std::int32_t>(newest - e.timestamp);
   }
-  return false;
+  return 0;
 }
 
-void OutQueue::drop_unstarted_media() {
+bool OutQueue::over_limits(std::uint32_t newest_timestamp, std::size_t incoming_bytes) const {
+  return bytes_ + incoming_bytes > options_.max_bytes ||
+         lag_ms(newest_timestamp) > static_cast<std::int32_t>(options_.max_lag_ms);
+}
+
+template <typename Pred>
+void OutQueue::drop_unstarted(Pred drop) {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < count_; ++i) {
     Entry& e = at(i);
-    bool started = e.offset > 0;
-    if (e.media && !e.essential && !started) {
+    if (e.offset == 0 && drop(e)) {
       bytes_ -= e.bytes.size();
       continue;
     }
@@ -45,6 +48,12 @@ void OutQueue::drop_unstarted_media() {
   }
   for (std::size_t i = kept; i < count_; ++i) at(i) = Entry{};
   count_ = kept;
+  if (count_ == 0) head_ = 0;
+}
+
+void OutQueue::drop_unsent_media(std::uint32_t stream_id) {
+  drop_unstarted([stream_id](const Entry& e) { return e.media && e.stream_id == stream_id; });
+  waiting_for_resume_ = false;  // what comes next starts at a keyframe
 }
 
 OutQueue::Push OutQueue::push_media(SharedBuffer bytes, const MediaTag& tag) {
@@ -57,7 +66,7 @@ OutQueue::Push OutQueue::push_media(SharedBuffer bytes, const MediaTag& tag) {
     waiting_for_resume_ = false;
   }
   if (over_limits(tag.timestamp, bytes.size())) {
-    drop_unstarted_media();
+    drop_unstarted([](const Entry& e) { return e.media && !e.essential; });
     if (++skips_ > options_.max_skips) return Push::TooSlow;
     if (!tag.resume_point) {
       waiting_for_resume_ = true;

@@ -54,11 +54,18 @@ class OutQueue {
   // Queues the rest of a message whose first `offset` bytes were already
   // written from elsewhere (a shared feed): it must be finished, never dropped.
   void push_started(SharedBuffer bytes, std::uint32_t offset, const MediaTag& tag);
+  // Drops the media of one stream not yet begun on the wire, headers and
+  // metadata included (a seek: what follows brings its own).
+  void drop_unsent_media(std::uint32_t stream_id);
 
   bool empty() const { return count_ == 0; }
   std::size_t bytes() const { return bytes_; }
   std::size_t entries() const { return count_; }
   unsigned skips() const { return skips_; }
+  // Stream time between the oldest droppable media waiting and `newest`
+  // (0 when none waits): what the skip policy compares with max_lag_ms.
+  std::int32_t lag_ms(std::uint32_t newest) const;
+  const OutQueueOptions& options() const { return options_; }
 
   // Fills `out` with views of the queued bytes, oldest first; returns how
   // many it filled.
@@ -79,7 +86,9 @@ class OutQueue {
   const Entry& at(std::size_t i) const { return ring_[(head_ + i) & (ring_.size() - 1)]; }
   void push(Entry&& e);
   bool over_limits(std::uint32_t newest_timestamp, std::size_t incoming_bytes) const;
-  void drop_unstarted_media();
+  // Drops the entries not yet begun on the wire that `drop` selects.
+  template <typename Pred>
+  void drop_unstarted(Pred drop);
 
   OutQueueOptions options_;
   std::vector<Entry> ring_;  // power-of-two capacity, grown on demand

@@ -118,5 +118,32 @@ TEST(OutQueue, LagUsesSerialArithmeticAcrossWrap) {
   EXPECT_EQ(q.push_media(bytes_of(10), video(0x200, false)), OutQueue::Push::Queued);
 }
 
+TEST(OutQueue, SeekDropsOnlyTheStreamsUnsentMedia) {
+  OutQueue q;
+  ASSERT_EQ(q.push_media(bytes_of(100), MediaTag{1, 0, false, true}), OutQueue::Push::Queued);  // sequence header
+  ASSERT_EQ(q.push_media(bytes_of(100), video(0, true)), OutQueue::Push::Queued);
+  ASSERT_EQ(q.push_media(bytes_of(100), video(33, false)), OutQueue::Push::Queued);
+  ASSERT_EQ(q.push_media(bytes_of(7), MediaTag{2, 33, true, false}), OutQueue::Push::Queued);  // another stream
+  q.push_control(bytes_of(5));
+  q.consume(150);  // the header and half of the keyframe are on the wire
+  q.drop_unsent_media(1);
+  // Left: the rest of the keyframe, the other stream's frame, the control bytes.
+  EXPECT_EQ(q.entries(), 3u);
+  EXPECT_EQ(q.bytes(), 50u + 7u + 5u);
+  EXPECT_EQ(drain(q), 62u);
+}
+
+TEST(OutQueue, LagIsTheSpanOfDroppableMediaWaiting) {
+  OutQueue q;
+  EXPECT_EQ(q.lag_ms(5000), 0);
+  ASSERT_EQ(q.push_media(bytes_of(10), MediaTag{1, 100, false, true}), OutQueue::Push::Queued);  // never dropped
+  EXPECT_EQ(q.lag_ms(5000), 0);
+  ASSERT_EQ(q.push_media(bytes_of(10), video(1000, true)), OutQueue::Push::Queued);
+  ASSERT_EQ(q.push_media(bytes_of(10), video(1033, false)), OutQueue::Push::Queued);
+  EXPECT_EQ(q.lag_ms(3000), 2000);
+  drain(q);
+  EXPECT_EQ(q.lag_ms(3000), 0);
+}
+
 }  // namespace
 }  // namespace rw::server

@@ -23,8 +23,6 @@ namespace {
 // (rtmpdump asks for ten hours).
 constexpr std::uint32_t kMinBufferMs = 500;
 constexpr std::uint32_t kMaxBufferMs = 600'000;
-// A cursor waits while the player's output queue holds this much.
-constexpr std::size_t kMaxQueuedBytes = 2u << 20;
 constexpr auto kMaxSleep = 100ms;
 constexpr auto kStoreRetry = 50ms;
 constexpr auto kTailRetry = 200ms;
@@ -395,6 +393,7 @@ asio::awaitable<void> PlayStream::pump(unsigned generation) {
   const std::string app = connection_.app();
   const std::string name = name_;
   auto current = [&] { return *alive && generation == generation_ && mode_ == Mode::Recorded && !connection->closing(); };
+  bool sent_any = false;
 
   while (current()) {
     if (!cursor_ || cursor_->index >= cursor_->frames.size()) {
@@ -460,13 +459,22 @@ asio::awaitable<void> PlayStream::pump(unsigned generation) {
       co_await sleep_for(timer, std::min<std::chrono::milliseconds>(std::chrono::milliseconds(early), kMaxSleep));
       continue;
     }
-    if (connection_.queued_bytes() > kMaxQueuedBytes) {
+    // A player reading slower than the cursor sends makes the cursor
+    // wait; the skip policy is for live players, not for one that chose
+    // to read the recording (rtmpdump buffers ten hours).
+    if (connection_.queue_near_limits(frame->timestamp)) {
       co_await sleep_for(timer, 20ms);
       continue;
     }
     media::FramePtr next_frame = frame;
     ++cursor_->index;
     send_frame(next_frame);
+    if (!sent_any) {
+      // The first frame at a new place (play, seek, unpause) is what the
+      // viewer waits for: out at once, the rest with the write ticks.
+      sent_any = true;
+      connection_.write_soon();
+    }
   }
 }
 
@@ -523,6 +531,12 @@ asio::awaitable<void> PlayStream::on_seek(const rtmp::SeekEvent& event) {
     co_return;
   }
 
+  // Nothing more from the old place: a pump or live subscription still
+  // running while the store is read would put old frames after Seek.Notify.
+  unsubscribe();
+  ++generation_;
+  cursor_.reset();
+  connection_.drop_queued_media(stream_id_);
   // The sequence Flash players expect before the frames at the new place.
   session.send_user_control(rtmp::UserControlEvent::StreamEof, stream_id_);
   session.send_user_control(rtmp::UserControlEvent::StreamIsRecorded, stream_id_);
@@ -537,6 +551,13 @@ asio::awaitable<void> PlayStream::on_seek(const rtmp::SeekEvent& event) {
   if (!opened) {
     send_status("error", "NetStream.Seek.Failed", "Nothing is recorded at " + std::to_string(target) + " ms.");
     connection_.flush_session();
+    // Play on from where the seek left (retention may have removed the
+    // target meanwhile).
+    if (co_await open_at_position()) {
+      if (*alive) start_pump();
+    } else if (*alive && hub_->publishing()) {
+      subscribe_live();
+    }
     co_return;
   }
   connection_.emit(EventType::Seek, name_, std::to_string(target) + " ms");

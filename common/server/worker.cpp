@@ -63,6 +63,24 @@ void Worker::schedule_write(const std::shared_ptr<Connection>& connection) {
   post_write_batch();
 }
 
+void Worker::write_soon(const std::shared_ptr<Connection>& connection) {
+  if (write_interval_.count() == 0) {
+    schedule_write(connection);  // every batch is written at once anyway
+    return;
+  }
+  soon_writes_.push_back(connection);
+  if (soon_posted_) return;
+  soon_posted_ = true;
+  asio::post(io_, [this] {
+    soon_posted_ = false;
+    writing_soon_.swap(soon_writes_);
+    // A connection also waiting for the tick stays there: write() sends
+    // what is queued now, the tick whatever comes later.
+    for (auto& soon : writing_soon_) soon->write();
+    writing_soon_.clear();
+  });
+}
+
 void Worker::feed_grew(const std::shared_ptr<media::LiveFeed>& feed) {
   if (feed->write_scheduled) return;
   feed->write_scheduled = true;

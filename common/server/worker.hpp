@@ -40,6 +40,11 @@ class Worker final : public media::Executor {
   // set. Each connection is written once per batch however many frames it
   // got.
   void schedule_write(const std::shared_ptr<Connection>& connection);
+  // Writes a connection once the current batch of events is handled, even
+  // between write ticks: replies to what the client asked (a command, a
+  // seek, the first frame at a new place) are not batched, only the live
+  // fan-out is.
+  void write_soon(const std::shared_ptr<Connection>& connection);
 
   // Scratch space for socket reads. Connections read into it and hand the
   // bytes to their session at once, so idle connections hold no buffer.
@@ -72,6 +77,9 @@ class Worker final : public media::Executor {
   std::vector<std::shared_ptr<media::LiveFeed>> writing_feeds_;  // swapped with grown_feeds_
   std::vector<media::FeedReader*> readers_scratch_;
   std::vector<std::shared_ptr<Connection>> writing_;  // swapped with pending_writes_
+  std::vector<std::shared_ptr<Connection>> soon_writes_;
+  std::vector<std::shared_ptr<Connection>> writing_soon_;  // swapped with soon_writes_
+  bool soon_posted_ = false;
   bool write_posted_ = false;
   bool stopping_ = false;
   std::vector<std::uint8_t> read_buffer_;

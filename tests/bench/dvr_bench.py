@@ -100,16 +100,26 @@ def thread_ticks(pid):
 
 
 def thread_split(before, after, seconds):
-    """CPU per thread name (percent of one core) between two snapshots, and
-    per thread (in creation order, so the lead can tell the workers from the
-    DVR threads when they share a name)."""
+    """CPU per thread (percent of one core) between two snapshots: by name,
+    each name's threads busiest first (the origin's workers and DVR threads
+    share its name), and per thread id."""
     by_name, by_thread = {}, []
     for tid, (name, ticks) in sorted(after.items()):
         used = ticks - before.get(tid, (name, 0))[1]
-        percent = 100.0 * used / compare.CLOCK_TICKS / seconds
-        by_name[name] = by_name.get(name, 0.0) + percent
-        by_thread.append({"tid": tid, "name": name, "cpu_percent": round(percent, 1)})
-    return {k: round(v, 1) for k, v in sorted(by_name.items(), key=lambda kv: -kv[1])}, by_thread
+        percent = round(100.0 * used / compare.CLOCK_TICKS / seconds, 1)
+        by_name.setdefault(name, []).append(percent)
+        by_thread.append({"tid": tid, "name": name, "cpu_percent": percent})
+    return {name: sorted(v, reverse=True) for name, v in by_name.items()}, by_thread
+
+
+def threads_text(threads):
+    """'rewind-origin 36.5+12.9, rocksdb:low 13.3': the busy threads."""
+    parts = []
+    for name, values in sorted(threads.items(), key=lambda kv: -sum(kv[1])):
+        busy = [v for v in values if v >= 0.5]
+        if busy:
+            parts.append("%s %s" % (name, "+".join("%.1f" % v for v in busy)))
+    return ", ".join(parts) or "idle"
 
 
 def io_write_bytes(pid):
@@ -510,8 +520,7 @@ def print_record(record):
             MODE_NAMES[record["mode"]], fmt(f["cpu_percent"], 1), fmt(f["peak_rss_mb"], 1), f["publishing"],
             f["failed"], f["dropped"], f["behind_1s"], fmt(f["behind_p95_ms"]), fmt(f["behind_max_ms"]),
             f["mbit_s"], fmt(f["disk_write_mb_s"], 1), fmt(f["data_mb"]), f["recordings_started"]))
-    busy = [(name, pct) for name, pct in record["threads"].items() if pct >= 0.5]
-    log("      server threads: %s" % (", ".join("%s %.1f%%" % kv for kv in busy) or "idle"))
+    log("      server threads (%% of a core): %s" % threads_text(record["threads"]))
     print_load(record)
     for p in record["problems"]:
         log("      PROBLEM: %s" % p)
@@ -527,8 +536,13 @@ def summarize_record(records):
         if not runs:
             continue
         row = {k: median([r["figures"].get(k) for r in runs]) for k in runs[0]["figures"]}
+        # Each name's busiest thread, second busiest...: medians by rank.
         names = sorted({n for r in runs for n in r["threads"]})
-        row["threads"] = {n: median([r["threads"].get(n, 0.0) for r in runs]) for n in names}
+        row["threads"] = {}
+        for n in names:
+            count = max(len(r["threads"].get(n, [])) for r in runs)
+            row["threads"][n] = [median([(r["threads"].get(n, []) + [0.0] * count)[i] for r in runs])
+                                 for i in range(count)]
         row["rounds"] = len(runs)
         row["suspect_rounds"] = sum(1 for r in runs if r["suspect"])
         rows[mode] = row
@@ -568,12 +582,11 @@ def console_summary(config, seek, rows, ratio):
                     "(median over %s) ==" % (config.publishers, ", ".join(
                         "%s %d round%s" % (MODE_NAMES[m], rows[m]["rounds"], "" if rows[m]["rounds"] == 1 else "s")
                         for m in MODES if m in rows)),
-                "mode        CPU%  peak RSS MB  publishing  failed  dropped  >1s late  disk MB/s  threads"]
+                "mode        CPU%  peak RSS MB  publishing  failed  dropped  >1s late  disk MB/s  threads (% of a core)"]
         for mode in MODES:
             if mode in rows:
                 r = rows[mode]
-                threads = ", ".join("%s %.1f%%" % (n, p) for n, p in sorted(r["threads"].items(), key=lambda kv: -kv[1])
-                                    if p >= 0.5)
+                threads = threads_text(r["threads"])
                 out.append("%-9s  %5s  %11s  %10s  %6s  %7s  %8s  %9s  %s%s" % (
                     MODE_NAMES[mode], fmt(r["cpu_percent"], 1), fmt(r["peak_rss_mb"], 1), fmt(r["publishing"]),
                     fmt(r["failed"]), fmt(r["dropped"]), fmt(r["behind_1s"]), fmt(r["disk_write_mb_s"], 1), threads,
@@ -621,14 +634,13 @@ def markdown_report(config, meta, seek, rows, ratio, records):
                 config.publishers, config.duration),
             "",
             "| mode | CPU % of a core | peak RSS MB | publishing | failed | dropped | >1 s late | disk writes MB/s "
-            "| threads | rounds |",
+            "| threads, % of a core | rounds |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
         ]
         for mode in MODES:
             if mode in rows:
                 r = rows[mode]
-                threads = ", ".join("%s %.1f" % (n, p) for n, p in sorted(r["threads"].items(), key=lambda kv: -kv[1])
-                                    if p >= 0.5)
+                threads = threads_text(r["threads"])
                 lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
                     MODE_NAMES[mode], fmt(r["cpu_percent"], 1), fmt(r["peak_rss_mb"], 1), fmt(r["publishing"]),
                     fmt(r["failed"]), fmt(r["dropped"]), fmt(r["behind_1s"]), fmt(r["disk_write_mb_s"], 1), threads,

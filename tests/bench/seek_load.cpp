@@ -103,7 +103,7 @@ void SeekClient::on_event(rtmp::ClientEvent& event, std::int64_t now) {
           if (stage_ != Stage::AskingLength || e.transaction_id != length_transaction_) return;
           const double seconds = e.values.empty() ? 0 : e.values[0].as_number();
           if (!(seconds > 0) || seconds * 1000 >= 4294967295.0) {
-            fail("getStreamLength answered " + std::to_string(seconds) + " s: nothing recorded to seek into");
+            fail("getStreamLength answered " + seconds_text(seconds) + ": nothing recorded to seek into");
             return;
           }
           stream_length_ms_ = static_cast<std::uint32_t>(std::lround(seconds * 1000));
@@ -119,20 +119,20 @@ void SeekClient::on_event(rtmp::ClientEvent& event, std::int64_t now) {
           if (stage_ == Stage::CreatingStream) fail("createStream refused");
           if (stage_ == Stage::AskingLength && e.transaction_id == length_transaction_) fail("getStreamLength refused");
         } else if constexpr (std::is_same_v<T, rtmp::StatusEvent>) {
-          on_status(e);
+          on_status(e, now);
         }
       },
       event);
 }
 
-void SeekClient::on_status(const rtmp::StatusEvent& status) {
+void SeekClient::on_status(const rtmp::StatusEvent& status, std::int64_t now) {
   if (stage_ == Stage::Starting) {
     if (status.level == "error") fail(status.code);
     return;
   }
   if (!probe_ || stage_ != Stage::Seeking) return;
   if (status.code == "NetStream.Seek.Notify") {
-    probe_->on_notify(now_us());
+    probe_->on_notify(now);
   } else if (status.level == "error") {
     // Seek.InvalidTime, Seek.Failed, or the stream went away.
     seek_failed(status.code);

@@ -66,7 +66,7 @@ class SeekClient final : public Connection {
 
  private:
   void on_media(const rtmp::Message& message, std::int64_t now);
-  void on_status(const rtmp::StatusEvent& status);
+  void on_status(const rtmp::StatusEvent& status, std::int64_t now);
   // Waits the interval, then seeks again or finishes.
   void wait_interval();
   void next_step();
