@@ -881,6 +881,19 @@ def interrupt(signum, _frame):
     raise Interrupted(signal.Signals(signum).name)
 
 
+def clean_up(children, tmp_root, keep_tmp):
+    """Stops every child and removes the runs' directory (unless kept),
+    ignoring further signals so that a second Ctrl-C cannot cut it short."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    children.stop_all()
+    if tmp_root:
+        if keep_tmp:
+            log("runs' logs and data kept in %s" % tmp_root)
+        else:
+            shutil.rmtree(tmp_root, ignore_errors=True)
+
+
 def main(argv):
     config = parse_args(argv)
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -946,14 +959,7 @@ def main(argv):
         log("\ninterrupted (%s): stopping" % e)
         exit_status = 1
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_IGN)  # let the clean-up finish
-        children.stop_all()
-        if tmp_root:
-            if config.keep_tmp:
-                log("runs' logs and data kept in %s" % tmp_root)
-            else:
-                shutil.rmtree(tmp_root, ignore_errors=True)
+        clean_up(children, tmp_root, config.keep_tmp)
 
     if meta is not None:
         rows, ratios = summarize(records, config.server_names, config.player_counts)

@@ -838,14 +838,7 @@ def main(argv):
         log("\ninterrupted (%s): stopping" % e)
         exit_status = 1
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_IGN)  # let the clean-up finish
-        children.stop_all()
-        if tmp_root:
-            if config.keep_tmp:
-                log("runs' logs and data kept in %s" % tmp_root)
-            else:
-                shutil.rmtree(tmp_root, ignore_errors=True)
+        compare.clean_up(children, tmp_root, config.keep_tmp)
 
     if meta is not None:
         report = console_summary(config, seek, rows, ratio)

@@ -117,7 +117,6 @@ void Player::stop(std::int64_t now) {
 PlayLoad::PlayLoad(boost::asio::io_context& io, const Options& options, boost::asio::ip::tcp::endpoint endpoint)
     : LoadRun(io, options), context_(io, options, endpoint) {
   players_.reserve(options.clients);
-  last_progress_at_ = now_us();
 }
 
 void PlayLoad::start_client(std::size_t index) {
@@ -151,12 +150,7 @@ std::string PlayLoad::progress() {
     if (lag > 1000) ++behind;
     worst_lag = std::max(worst_lag, lag);
   }
-  const std::int64_t now = now_us();
-  const std::uint64_t bytes = total_bytes_received();
-  const double seconds = static_cast<double>(now - last_progress_at_) / 1e6;
-  const double mbit = seconds > 0 ? static_cast<double>(bytes - bytes_at_last_progress_) * 8 / seconds / 1e6 : 0;
-  bytes_at_last_progress_ = bytes;
-  last_progress_at_ = now;
+  const double mbit = rate_.mbit_per_s(total_bytes_received(), now_us());
   char buf[256];
   std::snprintf(buf, sizeof buf,
                 "started %zu, playing %zu, starting %zu, failed %zu, closed %zu; lag now: worst %.0f ms, %zu over 1 s; "

@@ -71,8 +71,7 @@ class PlayLoad final : public LoadRun {
   std::vector<std::unique_ptr<Player>> players_;
   std::uint64_t bytes_at_window_open_ = 0;
   std::uint64_t bytes_at_end_ = 0;
-  std::uint64_t bytes_at_last_progress_ = 0;
-  std::int64_t last_progress_at_ = 0;
+  RateMeter rate_{0, now_us()};  // for progress lines
 };
 
 }  // namespace rw::bench

@@ -165,7 +165,6 @@ PublishLoad::PublishLoad(boost::asio::io_context& io, const Options& options, bo
                          FlvSource source)
     : LoadRun(io, options), context_(io, options, endpoint), source_(std::move(source)), pump_timer_(io) {
   publishers_.reserve(options.clients);
-  last_progress_at_ = now_us();
   pump_tick();
 }
 
@@ -211,12 +210,7 @@ std::string PublishLoad::progress() {
     if (late > 1000) ++behind;
     worst = std::max(worst, late);
   }
-  const std::int64_t now = now_us();
-  const std::uint64_t bytes = total_bytes_sent();
-  const double seconds = static_cast<double>(now - last_progress_at_) / 1e6;
-  const double mbit = seconds > 0 ? static_cast<double>(bytes - bytes_at_last_progress_) * 8 / seconds / 1e6 : 0;
-  bytes_at_last_progress_ = bytes;
-  last_progress_at_ = now;
+  const double mbit = rate_.mbit_per_s(total_bytes_sent(), now_us());
   char buf[256];
   std::snprintf(buf, sizeof buf,
                 "started %zu, publishing %zu, starting %zu, failed %zu, dropped %zu; behind schedule now: worst %.0f "

@@ -86,8 +86,7 @@ class PublishLoad final : public LoadRun {
   bool stopped_ = false;
   std::uint64_t bytes_at_window_open_ = 0;
   std::uint64_t bytes_at_end_ = 0;
-  std::uint64_t bytes_at_last_progress_ = 0;
-  std::int64_t last_progress_at_ = 0;
+  RateMeter rate_{0, now_us()};  // for progress lines
 };
 
 }  // namespace rw::bench

@@ -126,4 +126,22 @@ class PublishProgress {
   bool acks_seen_ = false;
 };
 
+// Mbit/s of a byte counter between successive readings (progress lines).
+class RateMeter {
+ public:
+  RateMeter(std::uint64_t bytes, std::int64_t now_us) : bytes_(bytes), at_us_(now_us) {}
+  // Since the last reading (or construction); 0 when no time has passed.
+  double mbit_per_s(std::uint64_t bytes, std::int64_t now_us) {
+    const double seconds = static_cast<double>(now_us - at_us_) / 1e6;
+    const double mbit = seconds > 0 ? static_cast<double>(bytes - bytes_) * 8 / seconds / 1e6 : 0;
+    bytes_ = bytes;
+    at_us_ = now_us;
+    return mbit;
+  }
+
+ private:
+  std::uint64_t bytes_;
+  std::int64_t at_us_;
+};
+
 }  // namespace rw::bench

@@ -196,4 +196,11 @@ TEST(PublishProgress, SequenceWraps) {
 }
 
 }  // namespace
+TEST(RateMeter, MbitPerSecondBetweenReadings) {
+  RateMeter meter(1000, 0);
+  EXPECT_DOUBLE_EQ(meter.mbit_per_s(1000 + 125'000, 1'000'000), 1.0);  // 1 Mbit in 1 s
+  EXPECT_DOUBLE_EQ(meter.mbit_per_s(1000 + 125'000 + 250'000, 1'500'000), 4.0);  // 2 Mbit in 0.5 s
+  EXPECT_DOUBLE_EQ(meter.mbit_per_s(2'000'000, 1'500'000), 0.0);  // no time passed
+}
+
 }  // namespace rw::bench
