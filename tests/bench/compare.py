@@ -731,7 +731,8 @@ def run_text(args, cwd=None):
     return (result.stdout + result.stderr).strip() if result.returncode == 0 else None
 
 
-def machine_meta(config, repo):
+def host_meta(repo):
+    """When, where and what ran: the command, the machine, the source commit."""
     model = "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
@@ -750,6 +751,12 @@ def machine_meta(config, repo):
         "cpus": os.cpu_count(),
         "kernel": platform.release(),
         "rewind_version": (commit or "unknown commit") + (" with local changes" if dirty else ""),
+    }
+
+
+def machine_meta(config, repo):
+    return {
+        **host_meta(repo),
         "nginx_version": (run_text(["nginx", "-v"]) or "nginx not found").replace("nginx version: ", ""),
         "origin": config.origin,
         "bench": config.bench,

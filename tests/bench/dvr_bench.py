@@ -31,10 +31,8 @@ compare.py's.
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import resource
 import shlex
 import shutil
@@ -672,23 +670,8 @@ def markdown_report(config, meta, seek, rows, ratio, records):
 
 
 def machine_meta(config, repo):
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    commit = compare.run_text(["git", "--no-optional-locks", "rev-parse", "--short", "HEAD"], cwd=repo)
-    dirty = compare.run_text(["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
-                             cwd=repo)
     return {
-        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": " ".join(shlex.quote(a) for a in ["python3"] + sys.argv),
-        "cpu_model": model, "cpus": os.cpu_count(), "kernel": platform.release(),
-        "rewind_version": (commit or "unknown commit") + (" with local changes" if dirty else ""),
+        **compare.host_meta(repo),
         "origin": config.origin, "bench": config.bench, "media": config.media,
         "media_duration_s": config.media_duration_s, "loops": config.loops,
         "clients": config.clients, "seeks": config.seeks, "interval_ms": config.interval_ms,
