@@ -141,6 +141,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point blocked_since_{};
   bool write_scheduled_ = false;  // in the worker's pending writes
+  bool write_soon_scheduled_ = false;  // in the worker's soon writes
   bool waiting_writable_ = false;
   bool connected_ = false;  // connect accepted
   bool closing_ = false;

@@ -182,6 +182,11 @@ void PlayStream::unsubscribe() {
   }
 }
 
+void PlayStream::stop_sending() {
+  unsubscribe();
+  ++generation_;
+}
+
 void PlayStream::send_start(const media::StartState& state) {
   has_video_ = state.video_header != nullptr;
   waiting_for_keyframe_ = true;
@@ -274,8 +279,7 @@ asio::awaitable<bool> PlayStream::open_at(std::uint32_t target_ms, bool exact_re
   auto stored = co_await dvr->read_segment(app, name, sequence);
   if (!*alive || !stored || !*stored) co_return false;
 
-  unsubscribe();
-  ++generation_;
+  stop_sending();
   dvr::Segment segment = std::move(**stored);
   // What a decoder needs first, in effect at this segment (load() takes
   // the tags, not these).
@@ -533,8 +537,7 @@ asio::awaitable<void> PlayStream::on_seek(const rtmp::SeekEvent& event) {
 
   // Nothing more from the old place: a pump or live subscription still
   // running while the store is read would put old frames after Seek.Notify.
-  unsubscribe();
-  ++generation_;
+  stop_sending();
   cursor_.reset();
   connection_.drop_queued_media(stream_id_);
   // The sequence Flash players expect before the frames at the new place.
@@ -569,8 +572,7 @@ asio::awaitable<void> PlayStream::on_pause(const rtmp::PauseEvent& event) {
   auto& session = connection_.session();
   if (event.pause) {
     if (mode_ == Mode::Paused) co_return;
-    unsubscribe();
-    ++generation_;  // stops a cursor's pump
+    stop_sending();
     mode_ = Mode::Paused;
     send_status("status", "NetStream.Pause.Notify", "Pausing " + name_ + ".");
     session.send_user_control(rtmp::UserControlEvent::StreamEof, stream_id_);
@@ -615,8 +617,7 @@ void PlayStream::on_receive_media(const rtmp::ReceiveMediaEvent& event) {
 void PlayStream::on_buffer_length(std::uint32_t ms) { buffer_ms_ = std::clamp(ms, kMinBufferMs, kMaxBufferMs); }
 
 void PlayStream::on_close() {
-  unsubscribe();
-  ++generation_;
+  stop_sending();
   mode_ = Mode::Ended;
   send_status("status", "NetStream.Play.Stop", "Stopped playing " + name_ + ".");
   connection_.flush_session();

@@ -70,6 +70,9 @@ class PlayStream final : public NetStream, public media::LiveSubscriber {
   // --- live --------------------------------------------------------------
   void subscribe_live();
   void unsubscribe();
+  // Stops whatever sends frames now: the live subscription and any
+  // cursor's pump (a pump ends when its generation is stale).
+  void stop_sending();
   void send_start(const media::StartState& state);
 
   // --- recorded ----------------------------------------------------------

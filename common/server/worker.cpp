@@ -68,6 +68,8 @@ void Worker::write_soon(const std::shared_ptr<Connection>& connection) {
     schedule_write(connection);  // every batch is written at once anyway
     return;
   }
+  if (connection->write_soon_scheduled_) return;
+  connection->write_soon_scheduled_ = true;
   soon_writes_.push_back(connection);
   if (soon_posted_) return;
   soon_posted_ = true;
@@ -76,7 +78,10 @@ void Worker::write_soon(const std::shared_ptr<Connection>& connection) {
     writing_soon_.swap(soon_writes_);
     // A connection also waiting for the tick stays there: write() sends
     // what is queued now, the tick whatever comes later.
-    for (auto& soon : writing_soon_) soon->write();
+    for (auto& soon : writing_soon_) {
+      soon->write_soon_scheduled_ = false;
+      soon->write();
+    }
     writing_soon_.clear();
   });
 }
