@@ -191,9 +191,11 @@ bool Decoder::amf0_strict_array(std::size_t start, Value& out) {
   if (!u32(count) || !check_count(count, 1) || !enter_container()) return false;
   const std::size_t index = add_entry(state_.amf0_objects, start);
   Array array;
-  array.dense.resize(count);
-  for (Value& item : array.dense) {
-    if (!read_amf0(item)) return false;
+  // Grown as items are read, never reserved from the declared count: a
+  // count is checked against the bytes left, but every nesting level
+  // would be checked against the same bytes (docs/protocol.md, "Bounds").
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (!read_amf0(array.dense.emplace_back())) return false;
   }
   complete_entry(state_.amf0_objects, index);
   leave_container();

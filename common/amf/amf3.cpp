@@ -183,9 +183,9 @@ bool Decoder::amf3_array(std::size_t start, Value& out) {
   }
   const std::size_t dense_count = header >> 1;
   if (!check_count(dense_count, 1)) return false;
-  array.dense.resize(dense_count);
-  for (Value& item : array.dense) {
-    if (!read_amf3(item)) return false;
+  // Grown as items are read (see amf0_strict_array).
+  for (std::size_t i = 0; i < dense_count; ++i) {
+    if (!read_amf3(array.dense.emplace_back())) return false;
   }
   complete_entry(state_.amf3_objects, index);
   leave_container();
@@ -194,14 +194,14 @@ bool Decoder::amf3_array(std::size_t start, Value& out) {
 }
 
 // U29O-traits: xx1 inline traits (bit 2: externalizable, bit 3: dynamic,
-// the rest: sealed member count), x0 a traits-table reference. `traits`
-// points into the table, or at `scratch` while a reference is replayed;
-// either way only until the next value is read.
-bool Decoder::amf3_traits(std::uint32_t header, Traits& scratch, const Traits*& traits) {
+// the rest: sealed member count), x0 a traits-table reference. The traits
+// end up in the table (`table_index`), or in `scratch` while a reference is
+// replayed (the table is left alone then).
+bool Decoder::amf3_traits(std::uint32_t header, Traits& scratch, std::optional<std::size_t>& table_index) {
   if ((header & 2) == 0) {
     const std::size_t index = header >> 2;
     if (index >= state_.amf3_traits.size()) return fail(Error::BadReference);
-    traits = &state_.amf3_traits[index];
+    table_index = index;
     return true;
   }
   scratch.externalizable = (header & 4) != 0;
@@ -211,16 +211,13 @@ bool Decoder::amf3_traits(std::uint32_t header, Traits& scratch, const Traits*& 
     // Each sealed member needs at least a name byte and a value byte.
     const std::size_t sealed_count = header >> 4;
     if (!check_count(sealed_count, 2)) return false;
-    scratch.sealed_names.resize(sealed_count);
-    for (std::string_view& name : scratch.sealed_names) {
-      if (!amf3_string(name)) return false;
+    for (std::size_t i = 0; i < sealed_count; ++i) {
+      if (!amf3_string(scratch.sealed_names.emplace_back())) return false;
     }
   }
-  if (replaying_ > 0) {
-    traits = &scratch;
-  } else {
+  if (replaying_ == 0) {
     state_.amf3_traits.push_back(std::move(scratch));
-    traits = &state_.amf3_traits.back();
+    table_index = state_.amf3_traits.size() - 1;
   }
   return true;
 }
@@ -232,23 +229,19 @@ bool Decoder::amf3_object(std::size_t start, Value& out) {
   if (!count_element() || !enter_container()) return false;
   const std::size_t index = add_entry(state_.amf3_objects, start);
   Object obj;
-  {
-    Traits scratch;
-    const Traits* traits = nullptr;
-    if (!amf3_traits(header, scratch, traits) || !materialize(traits->class_name, obj.class_name)) {
-      return false;
-    }
-    obj.externalizable = traits->externalizable;
-    obj.dynamic = traits->dynamic;
-    obj.sealed_count = traits->sealed_names.size();
-    // Traits from the table have no bytes here: the sealed values still
-    // need a byte each.
-    if (!check_count(obj.sealed_count, 1)) return false;
-    obj.properties.resize(obj.sealed_count);
-    for (std::size_t i = 0; i < obj.sealed_count; ++i) {
-      if (!materialize(traits->sealed_names[i], obj.properties[i].key)) return false;
-    }
-  }
+  Traits scratch;
+  std::optional<std::size_t> table_index;
+  if (!amf3_traits(header, scratch, table_index)) return false;
+  // Looked up again each time: the table may grow (and move) while the
+  // values are read.
+  auto traits = [&]() -> const Traits& { return table_index ? state_.amf3_traits[*table_index] : scratch; };
+  if (!materialize(traits().class_name, obj.class_name)) return false;
+  obj.externalizable = traits().externalizable;
+  obj.dynamic = traits().dynamic;
+  obj.sealed_count = traits().sealed_names.size();
+  // Traits from the table have no bytes here: the sealed values still
+  // need a byte each.
+  if (!check_count(obj.sealed_count, 1)) return false;
   if (obj.externalizable) {
     // An externalizable class writes its own format; only the Flex
     // collection wrappers, which write one AMF3 value, can be read.
@@ -258,8 +251,12 @@ bool Decoder::amf3_object(std::size_t start, Value& out) {
     p.key = key;
     if (!read_amf3(p.value)) return false;
   } else {
-    for (Property& p : obj.properties) {
-      if (!read_amf3(p.value)) return false;
+    // One property at a time: objects of a referenced trait with many
+    // sealed members, nested, would otherwise reserve them all at every
+    // level before reading a byte of any value.
+    for (std::size_t i = 0; i < obj.sealed_count; ++i) {
+      Property& p = obj.properties.emplace_back();
+      if (!materialize(traits().sealed_names[i], p.key) || !read_amf3(p.value)) return false;
     }
     while (obj.dynamic) {
       std::string_view key;
@@ -318,9 +315,9 @@ bool Decoder::amf3_vector(std::size_t start, std::uint8_t marker, Value& out) {
       std::string_view type_name;
       if (!amf3_string(type_name) || !materialize(type_name, vec.type_name)) return false;
       if (!check_count(count, 1)) return false;
-      vec.items.resize(count);
-      for (Value& item : vec.items) {
-        if (!read_amf3(item)) return false;
+      // Grown as items are read (see amf0_strict_array).
+      for (std::size_t i = 0; i < count; ++i) {
+        if (!read_amf3(vec.items.emplace_back())) return false;
       }
       break;
     }
@@ -345,8 +342,9 @@ bool Decoder::amf3_dictionary(std::size_t start, Value& out) {
   const std::size_t count = header >> 1;
   // Each entry is two values (at least two bytes) and two elements.
   if (!check_count(count, 2) || !check_count(2 * count, 1)) return false;
-  dict.entries.resize(count);
-  for (DictionaryEntry& e : dict.entries) {
+  // Grown as entries are read (see amf0_strict_array).
+  for (std::size_t i = 0; i < count; ++i) {
+    DictionaryEntry& e = dict.entries.emplace_back();
     if (!read_amf3(e.key) || !read_amf3(e.value)) return false;
   }
   complete_entry(state_.amf3_objects, index);

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,7 +71,7 @@ class Decoder {
   bool amf3_date(std::size_t start, Value& out);
   bool amf3_array(std::size_t start, Value& out);
   bool amf3_object(std::size_t start, Value& out);
-  bool amf3_traits(std::uint32_t header, Traits& scratch, const Traits*& traits);
+  bool amf3_traits(std::uint32_t header, Traits& scratch, std::optional<std::size_t>& table_index);
   bool amf3_vector(std::size_t start, std::uint8_t marker, Value& out);
   bool amf3_dictionary(std::size_t start, Value& out);
 

@@ -1,6 +1,7 @@
 #include "common/amf/value.hpp"
 
 #include <charconv>
+#include <cmath>
 
 namespace rw::amf {
 
@@ -57,6 +58,17 @@ double Value::as_number(double fallback) const {
   if (const double* d = std::get_if<double>(&v_)) return *d;
   if (const std::int32_t* i = std::get_if<std::int32_t>(&v_)) return *i;
   return fallback;
+}
+
+std::optional<std::uint32_t> Value::as_uint32() const {
+  if (const auto* i = std::get_if<std::int32_t>(&v_)) {
+    if (*i < 0) return std::nullopt;
+    return static_cast<std::uint32_t>(*i);
+  }
+  const auto* d = std::get_if<double>(&v_);
+  // The comparisons are false for NaN.
+  if (!d || !(*d >= 0 && *d <= 4294967295.0) || *d != std::floor(*d)) return std::nullopt;
+  return static_cast<std::uint32_t>(*d);
 }
 
 bool Value::as_bool(bool fallback) const {

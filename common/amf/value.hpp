@@ -151,6 +151,11 @@ class Value {
   // Lenient accessors for protocol fields: the fallback when the value has
   // another type. Numbers read from AMF3 integers too.
   double as_number(double fallback = 0) const;
+  // The number as an unsigned 32-bit integer when it is exactly one (a
+  // stream id, a count): nullopt for anything else, NaN, negatives,
+  // fractions and values past 2^32 - 1 included, which a plain cast would
+  // turn into undefined behaviour.
+  std::optional<std::uint32_t> as_uint32() const;
   bool as_bool(bool fallback = false) const;
   std::string_view as_string(std::string_view fallback = {}) const;
   const Object* as_object() const { return std::get_if<Object>(&v_); }

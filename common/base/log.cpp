@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <utility>
 
 namespace rw {
 
@@ -35,12 +37,33 @@ LogLine::~LogLine() {
 
 Logger::Logger(LogLevel min_level, Sink sink) : min_level_(min_level), sink_(std::move(sink)) {}
 
+namespace {
+
+// Writes all of `text` to fd, retrying short writes.
+void write_all(int fd, std::string_view text) {
+  const char* p = text.data();
+  std::size_t left = text.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n <= 0) break;
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
 void Logger::write(LogLevel level, std::string_view text) const {
   if (!enabled(level)) return;
   if (sink_) {
     sink_(level, text);
     return;
   }
+  // One write per line keeps lines whole when several threads log.
+  write_all(STDERR_FILENO, format_line(level, text));
+}
+
+std::string Logger::format_line(LogLevel level, std::string_view text) {
   auto now = std::chrono::system_clock::now();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
@@ -56,14 +79,104 @@ void Logger::write(LogLevel level, std::string_view text) const {
   line += ' ';
   line += text;
   line += '\n';
-  // One write per line keeps lines whole when several threads log.
-  const char* p = line.data();
-  std::size_t left = line.size();
-  while (left > 0) {
-    ssize_t n = ::write(STDERR_FILENO, p, left);
-    if (n <= 0) break;
-    p += n;
-    left -= static_cast<std::size_t>(n);
+  return line;
+}
+
+namespace {
+
+std::string escape(std::string_view text, std::size_t max_bytes, bool spaces) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes) + 8);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i >= max_bytes) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || (spaces && c == 0x20) || c == 0x7f || c == '\\') {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string log_escape(std::string_view text, std::size_t max_bytes) { return escape(text, max_bytes, false); }
+std::string log_field(std::string_view text, std::size_t max_bytes) { return escape(text, max_bytes, true); }
+
+bool LogRateLimit::allow(std::chrono::steady_clock::time_point now, std::uint64_t& suppressed) {
+  if (now - window_start_ >= window_) {
+    window_start_ = now;
+    in_window_ = 0;
+  }
+  if (in_window_ >= burst_) {
+    ++suppressed_;
+    return false;
+  }
+  ++in_window_;
+  suppressed = std::exchange(suppressed_, 0);
+  return true;
+}
+
+LogWriter::LogWriter(int fd, std::size_t max_queued_bytes)
+    : fd_(fd), max_queued_bytes_(max_queued_bytes), thread_([this] { run(); }) {}
+
+LogWriter::~LogWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+Logger::Sink LogWriter::sink() {
+  return [this](LogLevel level, std::string_view text) { write(Logger::format_line(level, text)); };
+}
+
+void LogWriter::write(std::string line) {
+  {
+    std::lock_guard lock(mutex_);
+    if (queued_bytes_ + line.size() > max_queued_bytes_) {
+      ++dropped_;
+      ++dropped_total_;
+      return;
+    }
+    queued_bytes_ += line.size();
+    queue_.push_back(std::move(line));
+  }
+  wake_.notify_one();
+}
+
+std::uint64_t LogWriter::dropped() const {
+  std::lock_guard lock(mutex_);
+  return dropped_total_;
+}
+
+void LogWriter::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty() && stopping_) return;
+    std::deque<std::string> batch;
+    batch.swap(queue_);
+    queued_bytes_ = 0;
+    const std::uint64_t dropped = std::exchange(dropped_, 0);
+    lock.unlock();
+    if (dropped > 0) {
+      write_all(fd_, Logger::format_line(LogLevel::Warn, "log: " + std::to_string(dropped) +
+                                                             " lines dropped (the log output was not keeping up)"));
+    }
+    std::string joined;
+    for (const auto& line : batch) joined += line;
+    write_all(fd_, joined);
+    lock.lock();
   }
 }
 

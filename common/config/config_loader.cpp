@@ -313,6 +313,24 @@ Expected<void, std::string> validate(const Config& c, const std::map<std::string
   if (auto r = range("rtmp.send_timeout_ms", c.rtmp().send_timeout_ms(), 100, 3'600'000); !r) return r;
   if (auto r = range("rtmp.max_streams_per_connection", c.rtmp().max_streams_per_connection(), 1, 1024); !r) return r;
   if (auto r = range("rtmp.max_amf_depth", c.rtmp().max_amf_depth(), 2, 256); !r) return r;
+  if (auto r = range("rtmp.max_command_size", c.rtmp().max_command_size(), 4096, c.rtmp().max_message_size()); !r) {
+    return r;
+  }
+  if (auto r = range("rtmp.max_amf_elements", c.rtmp().max_amf_elements(), 64, 1'000'000); !r) return r;
+  if (auto r = range("rtmp.ping_interval_ms", c.rtmp().ping_interval_ms(), 0, 3'600'000); !r) return r;
+  if (auto r = range("rtmp.idle_timeout_ms", c.rtmp().idle_timeout_ms(), 0, 86'400'000); !r) return r;
+  if (c.rtmp().idle_timeout_ms() != 0 && c.rtmp().ping_interval_ms() != 0 &&
+      c.rtmp().idle_timeout_ms() <= c.rtmp().ping_interval_ms()) {
+    return fail("rtmp.idle_timeout_ms", std::to_string(c.rtmp().idle_timeout_ms()),
+                "must be longer than rtmp.ping_interval_ms (" + std::to_string(c.rtmp().ping_interval_ms()) +
+                    "), or quiet clients are dropped before they are pinged");
+  }
+  if (auto r = range("publisher.idle_timeout_ms", c.publisher().idle_timeout_ms(), 0, 86'400'000); !r) return r;
+  if (auto r = range("player.send_buffer_bytes", c.player().send_buffer_bytes(), 0, 1u << 30); !r) return r;
+  if (c.player().send_buffer_bytes() != 0 && c.player().send_buffer_bytes() < 4096) {
+    return fail("player.send_buffer_bytes", std::to_string(c.player().send_buffer_bytes()),
+                "must be 0 (the kernel's autotuning) or at least 4096");
+  }
   if (auto r = range("player.write_interval_ms", c.player().write_interval_ms(), 0, 1000); !r) return r;
   if (auto r = range("player.max_queue_lag_ms", c.player().max_queue_lag_ms(), 100, 600'000); !r) return r;
   if (auto r = range("player.max_queue_bytes", c.player().max_queue_bytes(), 65536, 1u << 30); !r) return r;

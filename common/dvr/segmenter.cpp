@@ -106,7 +106,8 @@ std::optional<Segment> Segmenter::push(const media::Frame& frame, std::int64_t w
     awaiting_keyframe_ = true;
   }
 
-  if (open_ && segment_.tags().size() >= options_.max_segment_bytes) {
+  if (open_ && (segment_.tags().size() >= options_.max_segment_bytes ||
+                segment_.frame_count() >= options_.max_segment_frames)) {
     if (kind_ == Kind::Undecided) kind_ = Kind::AudioOnly;
     awaiting_keyframe_ = false;
     return cut_and_open(frame, wall_ms);

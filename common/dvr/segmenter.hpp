@@ -23,9 +23,12 @@
 // Safety valves for streams that never give a keyframe where one is due:
 //   - a keyframe stamped before its segment's start (the publisher's clock
 //     went back) starts a new segment;
-//   - a segment reaching max_segment_bytes is cut before the next frame,
-//     whatever it is: such a segment does not start at a keyframe (its
-//     SegmentInfo lists no keyframe at its start), a reader must look back.
+//   - a segment reaching max_segment_bytes or max_segment_frames is cut
+//     before the next frame, whatever it is: such a segment does not start
+//     at a keyframe (its SegmentInfo lists no keyframe at its start), a
+//     reader must look back. (A publisher sending tiny frames with one
+//     timestamp would otherwise hold every frame it sends in memory: the
+//     open segment and the hub's recording tail.)
 //
 // Audio first, video a moment later (ffmpeg and OBS often send the AAC
 // header and a few audio frames before the first video keyframe): until a
@@ -68,6 +71,8 @@ struct SegmenterOptions {
   // keyframe or not (a stream without keyframes must not grow one segment
   // forever).
   std::size_t max_segment_bytes = 64u << 20;
+  // The same by frames: real streams put a few hundred in a segment.
+  std::size_t max_segment_frames = 16384;
 };
 
 // Where numbering starts: the recording the segments belong to and the

@@ -433,6 +433,18 @@ TEST(Segmenter, OversizedSegmentIsCutWhateverTheNextFrame) {
   EXPECT_EQ(total, frames.size());
 }
 
+TEST(Segmenter, TinyFramesWithOneTimestampAreCutByCount) {
+  // A publisher flooding one-byte audio frames all stamped 0: no timestamp
+  // ever reaches a boundary (nor video_wait_ms), so only the frame cap
+  // keeps the open segment, and the recording tail behind it, bounded.
+  std::vector<media::FramePtr> frames;
+  for (int i = 0; i < 1000; ++i) frames.push_back(aac(0, 1));
+  auto r = run(frames, {.target_ms = 1000, .max_segment_frames = 64});
+  ASSERT_EQ(r.segments.size(), 1000u / 64 + 1);
+  for (std::size_t i = 0; i + 1 < r.segments.size(); ++i) EXPECT_EQ(r.segments[i].frame_count(), 64u) << i;
+  EXPECT_EQ(r.dropped, 0u);
+}
+
 TEST(Segmenter, FrameTooLargeForFlvIsDropped) {
   auto huge = std::make_shared<media::Frame>();
   huge->kind = media::FrameKind::Video;

@@ -49,6 +49,14 @@ struct Frame {
 
 using FramePtr = std::shared_ptr<const Frame>;
 
+// What holding a frame costs in memory: its payload and about what the
+// Frame, its shared payload buffer and their allocations take besides.
+// Caches that hold frames (the GOP cache, a recording tail) count this,
+// not just payload bytes: a publisher sending a flood of one-byte frames
+// must hit their limits as soon as one sending large frames does.
+inline constexpr std::size_t kFrameOverheadBytes = 160;
+inline std::size_t memory_cost(const Frame& frame) { return frame.payload.size() + kFrameOverheadBytes; }
+
 // The builders return a mutable frame so its owner can number it before
 // sharing it (it converts to FramePtr).
 using MutableFramePtr = std::shared_ptr<Frame>;

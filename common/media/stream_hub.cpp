@@ -23,7 +23,9 @@ class StreamHub::Fanout {
   // The feed for readers with these options: the thread's feed, created by
   // its first reader; null when an existing feed is chunked differently.
   std::shared_ptr<LiveFeed> feed_for(const FeedOptions& options) {
-    if (!feed_) feed_ = std::make_shared<LiveFeed>(options.stream_id, options.chunk_size, options.keep_ms);
+    if (!feed_) {
+      feed_ = std::make_shared<LiveFeed>(options.stream_id, options.chunk_size, options.keep_ms, options.keep_bytes);
+    }
     if (feed_->stream_id() != options.stream_id || feed_->chunk_size() != options.chunk_size) return nullptr;
     return feed_;
   }
@@ -129,11 +131,11 @@ void StreamHub::publish(FramePtr frame) {
     last_position_ = frame->position;
     if (recorded_) {
       tail_.push_back(frame);
-      tail_bytes_ += frame->payload.size();
+      tail_bytes_ += memory_cost(*frame);
       // A store that falls this far behind loses the oldest frames from the
       // tail; cursors then wait for the store instead.
       while (tail_bytes_ > max_tail_bytes_ && !tail_.empty()) {
-        tail_bytes_ -= tail_.front()->payload.size();
+        tail_bytes_ -= memory_cost(*tail_.front());
         tail_.pop_front();
       }
     }
@@ -147,10 +149,10 @@ void StreamHub::publish(FramePtr frame) {
     gop_bytes_ = 0;
     gop_valid_ = true;
     gop_.push_back(frame);
-    gop_bytes_ += frame->payload.size();
+    gop_bytes_ += memory_cost(*frame);
   } else if (gop_valid_) {
     gop_.push_back(frame);
-    gop_bytes_ += frame->payload.size();
+    gop_bytes_ += memory_cost(*frame);
     if (gop_.size() > options_.gop_max_frames || gop_bytes_ > options_.gop_max_bytes) {
       gop_.clear();
       gop_bytes_ = 0;
@@ -246,7 +248,7 @@ void StreamHub::set_recorded(bool recorded, std::size_t max_tail_bytes) {
 void StreamHub::mark_durable(std::uint64_t next_position) {
   std::lock_guard lock(mutex_);
   while (!tail_.empty() && tail_.front()->position < next_position) {
-    tail_bytes_ -= tail_.front()->payload.size();
+    tail_bytes_ -= memory_cost(*tail_.front());
     tail_.pop_front();
   }
 }
@@ -313,9 +315,15 @@ std::size_t StreamHub::subscriber_count() const {
   return subscribers_;
 }
 
+std::size_t StreamRegistry::KeyHash::operator()(const Key& k) const {
+  const std::size_t a = std::hash<std::string>{}(k.first);
+  const std::size_t b = std::hash<std::string>{}(k.second);
+  return a ^ (b + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
+}
+
 std::shared_ptr<StreamHub> StreamRegistry::acquire(const std::string& app, const std::string& name) {
   std::lock_guard lock(mutex_);
-  Entry& entry = entries_[app + "/" + name];
+  Entry& entry = entries_[Key{app, name}];
   if (!entry.hub) entry.hub = std::make_shared<StreamHub>(app, name, options_);
   ++entry.users;
   return entry.hub;
@@ -324,7 +332,7 @@ std::shared_ptr<StreamHub> StreamRegistry::acquire(const std::string& app, const
 void StreamRegistry::release(const std::shared_ptr<StreamHub>& hub) {
   if (!hub) return;
   std::lock_guard lock(mutex_);
-  auto it = entries_.find(hub->app() + "/" + hub->name());
+  auto it = entries_.find(Key{hub->app(), hub->name()});
   if (it == entries_.end() || it->second.hub != hub) return;
   if (--it->second.users == 0) entries_.erase(it);
 }

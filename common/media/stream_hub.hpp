@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/media/frame.hpp"
@@ -50,7 +51,9 @@ class LiveSubscriber {
 struct FeedOptions {
   std::uint32_t stream_id = 1;
   std::uint32_t chunk_size = 4096;
+  // What the feed keeps for readers that fall behind (see LiveFeed).
   std::uint32_t keep_ms = 5000;
+  std::size_t keep_bytes = 8u << 20;
 };
 
 struct HubOptions {
@@ -192,9 +195,15 @@ class StreamRegistry {
     std::shared_ptr<StreamHub> hub;
     std::size_t users = 0;
   };
+  // Application and name apart: both may contain '/', so "a/b" + "c" and
+  // "a" + "b/c" are different streams that one joined string would merge.
+  using Key = std::pair<std::string, std::string>;
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const;
+  };
   const HubOptions options_;
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, Entry> entries_;  // key: app + '/' + name
+  std::unordered_map<Key, Entry, KeyHash> entries_;
 };
 
 }  // namespace rw::media

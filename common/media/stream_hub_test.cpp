@@ -231,7 +231,8 @@ TEST(StreamHub, RecordingTailHandsOverAtAPosition) {
 TEST(StreamHub, RecordingTailIsBounded) {
   StreamHub hub("live", "test", {});
   ASSERT_TRUE(hub.start_publish());
-  hub.set_recorded(true, 20);  // bodies are 6 bytes: three frames fit
+  // Bodies are 6 bytes; with each frame's own memory counted, three fit.
+  hub.set_recorded(true, 3 * memory_cost(*video(0, false)) + 2);
   for (std::uint64_t p = 1; p <= 10; ++p) hub.publish(numbered(video(static_cast<std::uint32_t>(p), p == 1), p));
   ManualExecutor exec;
   Recorder r;
@@ -240,6 +241,18 @@ TEST(StreamHub, RecordingTailIsBounded) {
   ASSERT_EQ(join.result, StreamHub::TailJoin::Result::Joined);
   EXPECT_EQ(join.frames.size(), 3u);
   hub.unsubscribe(r, exec);
+}
+
+TEST(StreamRegistry, AppAndNameStayApart) {
+  // Both may contain '/': "a/b" + "c" and "a" + "b/c" are two streams.
+  StreamRegistry registry;
+  auto one = registry.acquire("a/b", "c");
+  auto two = registry.acquire("a", "b/c");
+  EXPECT_NE(one, two);
+  EXPECT_TRUE(one->start_publish());
+  EXPECT_TRUE(two->start_publish()) << "the second stream's publisher got BadName";
+  registry.release(one);
+  registry.release(two);
 }
 
 TEST(StreamRegistry, HubLivesWhileHeld) {

@@ -79,8 +79,20 @@ std::size_t ChunkDecoder::header_bytes_needed(const std::uint8_t* p, std::size_t
   return get_u24be(p + basic) == kExtendedTimestampMarker ? size + 4 : size;
 }
 
-ChunkDecoder::FeedResult ChunkDecoder::feed(ByteView in, std::vector<Message>& out) {
+void ChunkDecoder::append_payload(ChunkStream& cs, const std::uint8_t* p, std::size_t n) {
+  Bytes& payload = cs.payload;
+  const std::size_t needed = payload.size() + n;
+  if (needed > payload.capacity()) {
+    constexpr std::size_t kFirstCapacity = 4096;
+    const std::size_t grown = std::max({needed, payload.capacity() * 2, kFirstCapacity});
+    payload.reserve(std::min<std::size_t>(grown, cs.header.length));
+  }
+  payload.insert(payload.end(), p, p + n);
+}
+
+ChunkDecoder::FeedResult ChunkDecoder::feed(ByteView in, std::vector<Message>& out, std::size_t max_messages) {
   if (error_) return {0, error_};
+  const std::size_t first_message = out.size();
   const std::uint8_t* data = in.data();
   const std::size_t size = in.size();
   std::size_t pos = 0;
@@ -97,12 +109,12 @@ ChunkDecoder::FeedResult ChunkDecoder::feed(ByteView in, std::vector<Message>& o
       std::size_t take = 0;
       if (pending_size_ > 0) {
         take = std::min<std::size_t>(pending_size_, chunk_remaining_);
-        current_->payload.insert(current_->payload.end(), pending_, pending_ + take);
+        append_payload(*current_, pending_, take);
         drop_pending(take);
       } else {
         take = std::min<std::size_t>(size - pos, chunk_remaining_);
         if (take == 0) break;
-        current_->payload.insert(current_->payload.end(), data + pos, data + pos + take);
+        append_payload(*current_, data + pos, take);
         pos += take;
       }
       chunk_remaining_ -= static_cast<std::uint32_t>(take);
@@ -118,6 +130,8 @@ ChunkDecoder::FeedResult ChunkDecoder::feed(ByteView in, std::vector<Message>& o
       }
       continue;
     }
+    // Between chunks: the place to stop once enough messages are out.
+    if (out.size() - first_message >= max_messages) break;
 
     // Chunk header. Parsed in place when the input holds all of it;
     // otherwise gathered into pending_ (at most 18 bytes).
@@ -232,14 +246,16 @@ std::optional<ChunkError> ChunkDecoder::start_message(ChunkStream& cs, std::vect
     cs.payload.clear();
     return complete_message(cs, out);
   }
-  // The whole length is reserved at once, so it counts as buffered from the
-  // start: a peer announcing big messages on many chunk streams and sending
-  // them slowly would otherwise hold a lot of memory.
-  if (cs.header.length > limits_.max_buffered_bytes - buffered_bytes_) return ChunkError::BufferedTooMuch;
+  // The declared length counts as buffered from the start, so a peer that
+  // announces big messages on many chunk streams and sends them slowly is
+  // stopped by the limit before it sends them. Memory itself is taken only
+  // as payload arrives: announcing costs the peer as much as it costs us.
+  if (cs.header.length > limits_.max_buffered_bytes - std::min(buffered_bytes_, limits_.max_buffered_bytes)) {
+    return ChunkError::BufferedTooMuch;
+  }
   buffered_bytes_ += cs.header.length;
   cs.assembling = true;
-  cs.payload.clear();
-  cs.payload.reserve(cs.header.length);
+  cs.payload = Bytes();
   return std::nullopt;
 }
 

@@ -32,7 +32,9 @@ const char* to_string(ChunkError e);
 struct ChunkDecoderLimits {
   std::uint32_t max_message_size = 8u << 20;
   std::size_t max_chunk_streams = 64;
-  std::size_t max_buffered_bytes = 32u << 20;
+  // The declared lengths of all messages being assembled at once. Memory
+  // grows only as payload arrives, never beyond a message's length.
+  std::size_t max_buffered_bytes = 9u << 20;
 };
 
 class ChunkDecoder {
@@ -49,8 +51,16 @@ class ChunkDecoder {
     std::optional<ChunkError> error;  // set: the stream is unusable, close the connection
   };
   // Consumes as many bytes as form whole chunks (or header parts it can keep)
-  // and appends each completed message to `out`.
-  FeedResult feed(ByteView in, std::vector<Message>& out);
+  // and appends each completed message to `out`, stopping right after the
+  // `max_messages`th: then `consumed` is less than the input, and the
+  // caller feeds the rest once it has handled these. (A peer can complete
+  // a message every two bytes; the bound keeps what one call builds small.)
+  FeedResult feed(ByteView in, std::vector<Message>& out, std::size_t max_messages = SIZE_MAX);
+
+  // New limits for messages that start from now on (a connection that
+  // starts publishing may send larger messages than one that only calls).
+  void set_limits(const ChunkDecoderLimits& limits) { limits_ = limits; }
+  const ChunkDecoderLimits& limits() const { return limits_; }
 
   // Incoming chunk size; starts at 128 and follows the peer's Set Chunk Size.
   std::uint32_t chunk_size() const { return chunk_size_; }
@@ -67,7 +77,7 @@ class ChunkDecoder {
                                         // what a fmt-3 new message adds again
     bool extended = false;            // that field was 0xFFFFFF, so an extended timestamp follows
     bool assembling = false;          // a message has started and is not complete
-    Bytes payload;                    // the message being assembled (capacity = its length)
+    Bytes payload;                    // the message being assembled, grown as it arrives
   };
 
   // The longest chunk header: 3-byte basic header, 11-byte message header,
@@ -82,6 +92,9 @@ class ChunkDecoder {
   Expected<std::size_t, ChunkError> parse_header(const std::uint8_t* p, std::vector<Message>& out);
   std::optional<ChunkError> start_message(ChunkStream& cs, std::vector<Message>& out);
   std::optional<ChunkError> complete_message(ChunkStream& cs, std::vector<Message>& out);
+  // Appends chunk payload, growing the buffer geometrically but never past
+  // the message's declared length.
+  static void append_payload(ChunkStream& cs, const std::uint8_t* p, std::size_t n);
 
   ChunkDecoderLimits limits_;
   std::uint32_t chunk_size_ = 128;

@@ -263,6 +263,7 @@ TEST(ChunkRoundTrip, LargestMessage) {
 
   ChunkDecoderLimits limits;
   limits.max_message_size = kMaxMessageLength;
+  limits.max_buffered_bytes = kMaxMessageLength;
   ChunkDecoder decoder(limits);
   std::vector<Message> out;
   Bytes announce;

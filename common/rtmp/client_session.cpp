@@ -64,7 +64,7 @@ ClientSession::FeedResult ClientSession::feed(ByteView in, std::vector<ClientEve
     in = in.subspan(hs.consumed);
   }
 
-  auto chunks = decoder_.feed(in, messages_);
+  auto chunks = decoder_.feed(in, messages_, options_.max_messages_per_feed);
   result.consumed += chunks.consumed;
   for (auto& message : messages_) {
     if (auto error = handle_message(std::move(message), events)) {
@@ -106,19 +106,14 @@ std::optional<ClientError> ClientSession::handle_message(Message&& message, std:
     case msg_type::kDataAmf3:
       events.emplace_back(StreamMessageEvent{std::move(message)});
       return std::nullopt;
-    case msg_type::kAggregate: {
+    case msg_type::kAggregate:
       // FMS and Wowza send recorded streams as aggregates.
-      auto parts = split_aggregate(message);
-      if (!parts) {
+      if (!AggregateReader(message).valid()) {
         events.emplace_back(ClientNoticeEvent{"dropped a malformed aggregate message"});
         return std::nullopt;
       }
-      for (auto& part : *parts) {
-        if (part.header.type == msg_type::kAggregate) continue;  // no nesting
-        if (auto error = handle_message(std::move(part), events)) return error;
-      }
+      events.emplace_back(StreamMessageEvent{std::move(message)});
       return std::nullopt;
-    }
     case msg_type::kCommandAmf0:
     case msg_type::kCommandAmf3:
       return handle_command(std::move(message), events);
@@ -219,12 +214,15 @@ void ClientSession::handle_reply(Command&& command, bool error, std::vector<Clie
       it != pending_create_streams_.end()) {
     pending_create_streams_.erase(it);
     if (!error) {
-      // [_result, txn, null, id]: the first number is the stream id.
+      // [_result, txn, null, id]: the first number is the stream id; a
+      // number that is no stream id (NaN, -1, 1e300) fails the call.
       for (const auto& value : command.args) {
-        if (value.is_number()) {
-          events.emplace_back(StreamCreatedEvent{txn, static_cast<std::uint32_t>(value.as_number())});
+        if (!value.is_number()) continue;
+        if (auto id = value.as_uint32()) {
+          events.emplace_back(StreamCreatedEvent{txn, *id});
           return;
         }
+        break;
       }
     }
     events.emplace_back(CallErrorEvent{txn, std::move(command.command_object), std::move(command.args)});

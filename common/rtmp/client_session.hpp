@@ -46,7 +46,10 @@ struct ClientOptions {
   // one. The default is what Flash Player 9 wrote.
   std::uint32_t handshake_version = 0x80000702;
   ChunkDecoderLimits chunk_limits;
-  amf::Limits amf_limits;
+  amf::Limits amf_limits{32, 16'384, 1u << 20, 4u << 20};
+  // feed() stops after this many messages (see ClientSession::feed), so a
+  // server sending a flood of tiny messages costs a few events per call.
+  std::size_t max_messages_per_feed = 64;
   // Announced with Set Chunk Size once connected; 128 (the protocol's
   // default) announces nothing.
   std::uint32_t out_chunk_size = 4096;
@@ -122,10 +125,12 @@ struct ServerCallEvent {
   Command command;
 };
 
-// Audio, video or a data message (type 18/15: onMetaData,
-// |RtmpSampleAccess, onPlayStatus) on a stream, as it came; aggregates
-// arrive already split. Data messages are not parsed here: parse_data()
-// them when they matter, so media flows without AMF work.
+// Audio, video, a data message (type 18/15: onMetaData,
+// |RtmpSampleAccess, onPlayStatus) or an aggregate (type 22, which FMS and
+// Wowza send recorded streams as) on a stream, as it came. An aggregate is
+// checked but not split: read it with AggregateReader, one sub-message at
+// a time. Data messages are not parsed here: parse_data() them when they
+// matter, so media flows without AMF work.
 struct StreamMessageEvent {
   Message message;
 };
@@ -167,7 +172,9 @@ class ClientSession {
     std::optional<ClientError> error;  // set: close the connection
   };
   // Consumes handshake and chunk bytes, appending events. Stops at the
-  // first error; every later call returns it again.
+  // first error (every later call returns it again), or after
+  // max_messages_per_feed messages: then `consumed` is less than the input
+  // and the caller feeds the rest after handling the events.
   FeedResult feed(ByteView in, std::vector<ClientEvent>& events);
 
   // Bytes queued for the server. take_output moves them out.

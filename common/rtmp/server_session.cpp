@@ -62,7 +62,7 @@ const char* to_string(SessionErrorKind kind) {
 ServerSession::ServerSession(SessionOptions options)
     : options_(std::move(options)),
       handshake_(ServerHandshake::Options{options_.random, options_.handshake_time_ms}),
-      decoder_(options_.chunk_limits) {}
+      decoder_(options_.command_chunk_limits) {}
 
 ServerSession::FeedResult ServerSession::feed(ByteView in, std::vector<SessionEvent>& events) {
   FeedResult result;
@@ -84,7 +84,7 @@ ServerSession::FeedResult ServerSession::feed(ByteView in, std::vector<SessionEv
     in = in.subspan(hs.consumed);
   }
 
-  auto chunks = decoder_.feed(in, messages_);
+  auto chunks = decoder_.feed(in, messages_, options_.max_messages_per_feed);
   result.consumed += chunks.consumed;
   for (auto& message : messages_) {
     if (auto error = handle_message(std::move(message), events)) {
@@ -95,7 +95,14 @@ ServerSession::FeedResult ServerSession::feed(ByteView in, std::vector<SessionEv
   }
   messages_.clear();
   maybe_acknowledge();
-  if (chunks.error) result.error = SessionError{SessionErrorKind::Chunk, to_string(*chunks.error)};
+  if (chunks.error) {
+    std::string detail = to_string(*chunks.error);
+    if (*chunks.error == ChunkError::MessageTooLarge || *chunks.error == ChunkError::BufferedTooMuch) {
+      detail += " (limit " + std::to_string(decoder_.limits().max_message_size) + " bytes per message, " +
+                std::to_string(decoder_.limits().max_buffered_bytes) + " in partial messages)";
+    }
+    result.error = SessionError{SessionErrorKind::Chunk, std::move(detail)};
+  }
   return result;
 }
 
@@ -116,20 +123,18 @@ std::optional<SessionError> ServerSession::handle_message(Message&& message,
       return handle_control(message, events);
     case msg_type::kAudio:
     case msg_type::kVideo:
-      events.emplace_back(MediaEvent{std::move(message)});
-      return std::nullopt;
-    case msg_type::kAggregate: {
-      auto parts = split_aggregate(message);
-      if (!parts) {
+    case msg_type::kAggregate:
+      // Nobody publishes before connect: nothing to do with media yet.
+      if (state_ != State::Connected) {
+        events.emplace_back(NoticeEvent{"dropped a media message sent before connect"});
+        return std::nullopt;
+      }
+      if (message.header.type == msg_type::kAggregate && !AggregateReader(message).valid()) {
         events.emplace_back(NoticeEvent{"dropped a malformed aggregate message"});
         return std::nullopt;
       }
-      for (auto& part : *parts) {
-        if (part.header.type == msg_type::kAggregate) continue;  // no nesting
-        if (auto error = handle_message(std::move(part), events)) return error;
-      }
+      events.emplace_back(MediaEvent{std::move(message)});
       return std::nullopt;
-    }
     case msg_type::kDataAmf0:
     case msg_type::kDataAmf3: {
       auto values = parse_data(message.payload, message.header.type, options_.amf_limits);
@@ -274,9 +279,16 @@ std::optional<SessionError> ServerSession::handle_command(Message&& message,
   } else if (name == "closeStream") {
     events.emplace_back(CloseStreamEvent{stream_id, false});
   } else if (name == "deleteStream") {
-    auto id = static_cast<std::uint32_t>(number_arg(cmd.args, 0, stream_id));
-    streams_.erase(id);
-    events.emplace_back(CloseStreamEvent{id, true});
+    // [deleteStream, 0, null, id]; an id that is no stream id (NaN, -1,
+    // 1e300) deletes nothing.
+    std::optional<std::uint32_t> id = cmd.args.empty() ? std::optional<std::uint32_t>(stream_id)
+                                                       : cmd.args[0].as_uint32();
+    if (!id) {
+      events.emplace_back(NoticeEvent{"ignored deleteStream of something that is not a stream id"});
+    } else {
+      streams_.erase(*id);
+      events.emplace_back(CloseStreamEvent{*id, true});
+    }
   } else {
     events.emplace_back(CommandEvent{stream_id, std::move(cmd), message.header.type});
   }

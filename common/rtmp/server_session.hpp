@@ -35,8 +35,15 @@ namespace rw::rtmp {
 struct SessionOptions {
   RandomFill random;                    // handshake randomness
   std::uint32_t handshake_time_ms = 0;  // S1 time field
+  // Until the application lets the client publish (allow_publishing), it
+  // may send commands and calls only: small messages. A publisher may send
+  // media messages up to chunk_limits.max_message_size.
+  ChunkDecoderLimits command_chunk_limits{128u << 10, 16, 256u << 10};
   ChunkDecoderLimits chunk_limits;
-  amf::Limits amf_limits;
+  amf::Limits amf_limits{32, 16'384, 1u << 20, 4u << 20};
+  // feed() stops after this many messages and returns what it consumed, so
+  // that one call's events stay few however small the peer's messages are.
+  std::size_t max_messages_per_feed = 64;
   std::uint32_t out_chunk_size = 4096;
   std::uint32_t window_ack_size = 2'500'000;  // what we ask the client to acknowledge
   std::uint32_t peer_bandwidth = 2'500'000;
@@ -126,7 +133,9 @@ struct CommandEvent {
   std::uint8_t message_type = msg_type::kCommandAmf0;
 };
 
-// Audio or video from a publisher (aggregates arrive already split).
+// Audio, video or an aggregate (type 22) from a connected client. An
+// aggregate comes whole and checked (AggregateReader::valid): whoever
+// publishes it reads its sub-messages one at a time.
 struct MediaEvent {
   Message message;
 };
@@ -179,8 +188,14 @@ class ServerSession {
     std::optional<SessionError> error;  // set: flush the output, then close
   };
   // Consumes handshake and chunk bytes, appending events. Stops at the first
-  // error.
+  // error, or after max_messages_per_feed messages: then `consumed` is less
+  // than the input and the caller feeds the rest after handling the events.
   FeedResult feed(ByteView in, std::vector<SessionEvent>& events);
+
+  // The application accepted a publish: from now on the client may send
+  // media messages up to chunk_limits.max_message_size.
+  void allow_publishing() { decoder_.set_limits(options_.chunk_limits); }
+  const amf::Limits& amf_limits() const { return options_.amf_limits; }
 
   // Bytes queued for the client. take_output moves them out.
   bool has_output() const { return !output_.empty(); }

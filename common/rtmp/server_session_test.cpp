@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "common/rtmp/aggregate.hpp"
 #include "common/rtmp/chunk_decoder.hpp"
 #include "common/rtmp/chunk_encoder.hpp"
 
@@ -64,12 +67,21 @@ Command connect_command(double encoding = 0) {
   return Command{"connect", 1, o, {}};
 }
 
+// Feeds everything, calling feed() again while it stops early (after
+// max_messages_per_feed messages), as the connection does.
 std::vector<SessionEvent> feed_all(ServerSession& s, const Bytes& bytes, std::optional<SessionError>* error = nullptr) {
   std::vector<SessionEvent> events;
-  auto r = s.feed(bytes, events);
+  std::size_t at = 0;
+  ServerSession::FeedResult r;
+  do {
+    r = s.feed(ByteView(bytes).subspan(at), events);
+    at += r.consumed;
+  } while (!r.error && r.consumed > 0 && at < bytes.size());
   if (error) *error = r.error;
   else EXPECT_FALSE(r.error) << (r.error ? r.error->detail : "");
-  EXPECT_EQ(r.consumed, bytes.size());
+  if (!r.error) {
+    EXPECT_EQ(at, bytes.size());
+  }
   return events;
 }
 
@@ -347,14 +359,87 @@ TEST(ServerSession, DataMessagesAndAggregates) {
   m.payload = agg;
   client.message(m);
   auto events = feed_all(server, client.take());
-  ASSERT_EQ(events.size(), 3u);
+  ASSERT_EQ(events.size(), 2u);
   auto& data = std::get<DataEvent>(events[0]);
   ASSERT_EQ(data.values.size(), 3u);
   EXPECT_EQ(data.values[0].as_string(), "@setDataFrame");
   EXPECT_EQ(data.values[2].find("width")->as_number(), 640);
-  EXPECT_EQ(std::get<MediaEvent>(events[1]).message.header.timestamp, 5000u);
-  EXPECT_EQ(std::get<MediaEvent>(events[2]).message.header.timestamp, 5010u);
-  EXPECT_EQ(std::get<MediaEvent>(events[2]).message.header.type, msg_type::kAudio);
+  // The aggregate comes whole; its publisher reads it one sub-message at a time.
+  const Message& whole = std::get<MediaEvent>(events[1]).message;
+  EXPECT_EQ(whole.header.type, msg_type::kAggregate);
+  AggregateReader reader(whole);
+  Message video, audio, none;
+  ASSERT_TRUE(reader.next(video));
+  ASSERT_TRUE(reader.next(audio));
+  EXPECT_FALSE(reader.next(none));
+  EXPECT_EQ(video.header.timestamp, 5000u);
+  EXPECT_EQ(audio.header.timestamp, 5010u);
+  EXPECT_EQ(audio.header.type, msg_type::kAudio);
+}
+
+TEST(ServerSession, MediaBeforeConnectIsDropped) {
+  ServerSession server(test_options());
+  Client client;
+  feed_all(server, client.take());       // C0C1 -> S0S1S2
+  client.receive(server.take_output());  // -> C2
+  Message m;
+  m.header = {csid::kVideo, msg_type::kAggregate, 0, 1, 15};
+  m.payload = from_hex("09 000000 000000 00 000000 0000000b");
+  client.message(m);
+  m.header = {csid::kVideo, msg_type::kVideo, 0, 1, 2};
+  m.payload = from_hex("1701");
+  client.message(m);
+  auto events = feed_all(server, client.take());
+  ASSERT_EQ(events.size(), 2u);
+  for (const auto& e : events) {
+    ASSERT_TRUE(std::holds_alternative<NoticeEvent>(e));
+    EXPECT_NE(std::get<NoticeEvent>(e).text.find("before connect"), std::string::npos);
+  }
+}
+
+TEST(ServerSession, FeedStopsAfterABoundedNumberOfMessages) {
+  // A peer can complete a message every two bytes; one feed() builds at
+  // most max_messages_per_feed of them and leaves the rest of the input.
+  SessionOptions options = test_options();
+  options.max_messages_per_feed = 8;
+  ServerSession server(options);
+  Client client;
+  connect(server, client);
+  Bytes wire = client.take();
+  // 100 one-byte audio messages on one chunk stream: a type-0 header, then
+  // type-3 headers that start new messages with the same fields.
+  const Bytes first = from_hex("04 000000 000001 08 01000000 af");
+  wire.insert(wire.end(), first.begin(), first.end());
+  for (int i = 1; i < 100; ++i) wire.insert(wire.end(), {0xC4, 0xAF});
+  std::vector<SessionEvent> events;
+  std::size_t at = 0, calls = 0, media = 0;
+  while (at < wire.size()) {
+    auto r = server.feed(ByteView(wire).subspan(at), events);
+    ASSERT_FALSE(r.error);
+    ASSERT_GT(r.consumed, 0u);
+    EXPECT_LE(events.size(), 8u + 1);
+    for (const auto& e : events) media += std::holds_alternative<MediaEvent>(e) ? 1 : 0;
+    events.clear();
+    at += r.consumed;
+    ++calls;
+  }
+  EXPECT_EQ(media, 100u);
+  EXPECT_GE(calls, 100u / 8);
+}
+
+TEST(ServerSession, DeleteStreamOfANonIdIsANotice) {
+  ServerSession server(test_options());
+  Client client;
+  connect(server, client);
+  for (double id : {std::nan(""), -1.0, 1e300, 2.5, 4294967296.0}) {
+    client.command(Command{"deleteStream", 0, amf::Null{}, {amf::Value(id)}});
+  }
+  client.command(Command{"deleteStream", 0, amf::Null{}, {amf::Value(3.0)}});
+  auto events = feed_all(server, client.take());
+  ASSERT_EQ(events.size(), 6u);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(std::holds_alternative<NoticeEvent>(events[i])) << i;
+  ASSERT_TRUE(std::holds_alternative<CloseStreamEvent>(events[5]));
+  EXPECT_EQ(std::get<CloseStreamEvent>(events[5]).stream_id, 3u);
 }
 
 TEST(ServerSession, StreamLimitIsEnforced) {

@@ -62,7 +62,10 @@ Connection::Connection(asio::ip::tcp::socket socket, Worker& worker, ServerConte
       peer_(endpoint_string(socket_)),
       session_(session_options(context, worker)),
       out_(context.options.out_queue),
-      started_(context.clock.now()) {
+      started_(context.clock.now()),
+      last_input_(started_),
+      last_media_(started_) {
+  prefix_ = "conn=" + std::to_string(id_) + " peer=" + peer_ + " ";
   context_.connections.fetch_add(1);
   worker_.add(this);
 }
@@ -77,12 +80,30 @@ void Connection::start() {
   socket_.non_blocking(true, ec);
   // We batch writes ourselves; Nagle would only add delay to the last chunk.
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  context_.log.debug() << "conn=" << id_ << " peer=" << peer_ << " accepted";
+  log_line(LogLevel::Debug) << "accepted";
   asio::co_spawn(worker_.io(), [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
 }
 
 void Connection::emit(EventType type, std::string_view stream, std::string_view detail) {
   context_.events.publish(ServerEvent{type, id_, peer_, app_, std::string(stream), std::string(detail)});
+}
+
+LogLine Connection::log_line(LogLevel level) {
+  if (!context_.log.enabled(level)) return LogLine(nullptr, level);
+  std::uint64_t suppressed = 0;
+  if (!log_limit_.allow(context_.clock.now(), suppressed)) return LogLine(nullptr, level);
+  LogLine line(&context_.log, level);
+  line << prefix_;
+  if (suppressed > 0) line << "(" << suppressed << " lines about this connection suppressed) ";
+  return line;
+}
+
+void Connection::limit_send_buffer() {
+  if (send_buffer_limited_ || context_.options.player_send_buffer == 0) return;
+  send_buffer_limited_ = true;
+  boost::system::error_code ec;
+  socket_.set_option(asio::socket_base::send_buffer_size(static_cast<int>(context_.options.player_send_buffer)),
+                     ec);
 }
 
 asio::awaitable<void> Connection::read_loop() {
@@ -120,7 +141,24 @@ asio::awaitable<void> Connection::read_loop() {
       close(ec == asio::error::eof ? "client closed the connection" : "read failed: " + ec.message());
       break;
     }
+    co_await consume(data);
+  }
+}
+
+asio::awaitable<void> Connection::consume(ByteView data) {
+  const std::span<std::uint8_t> shared = worker_.read_buffer();
+  bool in_shared = data.data() >= shared.data() && data.data() < shared.data() + shared.size();
+  while (!data.empty() && !closing_) {
     auto result = session_.feed(data, events_);
+    data = data.subspan(result.consumed);
+    if (!data.empty() && !result.error && in_shared) {
+      // feed() stopped after a batch of messages; handling them may wait
+      // (for the DVR store), and meanwhile other connections read into the
+      // worker's buffer: keep the rest.
+      unread_.assign(data.begin(), data.end());
+      data = ByteView(unread_);
+      in_shared = false;
+    }
     for (auto& event : events_) {
       if (closing_) break;
       if (auto* media = std::get_if<rtmp::MediaEvent>(&event)) {
@@ -135,7 +173,9 @@ asio::awaitable<void> Connection::read_loop() {
       emit(EventType::Error, {}, std::string(rtmp::to_string(result.error->kind)) + ": " + result.error->detail);
       close(std::string("protocol error: ") + rtmp::to_string(result.error->kind) + ": " + result.error->detail);
     }
+    if (result.error || result.consumed == 0) break;
   }
+  unread_ = Bytes();
 }
 
 void Connection::handle_media(rtmp::MediaEvent& event) {
@@ -172,7 +212,7 @@ asio::awaitable<void> Connection::handle(rtmp::SessionEvent& event) {
     // Players announce their buffer; recorded playback runs that far ahead.
     if (auto* s = stream(buffer->stream_id)) s->on_buffer_length(buffer->ms);
   } else if (auto* notice = std::get_if<rtmp::NoticeEvent>(&event)) {
-    context_.log.warn() << "conn=" << id_ << " peer=" << peer_ << " app=" << app_ << " " << notice->text;
+    log_line(LogLevel::Warn) << notice->text;
   }
   co_return;
 }
@@ -184,11 +224,13 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
   if (!why.empty()) {
     session_.reject_connect("NetConnection.Connect.InvalidApp", why);
     app_ = event.app;
+    prefix_ += "app=" + rw::log_field(app_) + " ";
     emit(EventType::Reject, {}, why);
     close("connect rejected: " + why);
     return;
   }
   app_ = event.app;
+  prefix_ += "app=" + rw::log_field(app_) + " ";
   session_.accept_connect();
   connected_ = true;
   emit(EventType::Connect, {}, event.flash_version);
@@ -271,8 +313,7 @@ asio::awaitable<void> Connection::on_command(rtmp::CommandEvent& event) {
     // Answers to our calls, and librtmp's bandwidth check ping: nothing to do.
     co_return;
   }
-  context_.log.info() << "conn=" << id_ << " peer=" << peer_ << " app=" << app_ << " unknown command '" << name
-                      << "'";
+  log_line(LogLevel::Info) << "unknown command '" << rw::log_escape(name) << "'";
   session_.send_call_error(cmd.transaction_id, "Method not found (" + name + ").");
 }
 
@@ -370,8 +411,7 @@ asio::awaitable<void> Connection::on_dvr_command(const rtmp::Command& cmd) {
     }
     session_.send_result(txn, {rtmp::status_object("status", "NetStream.DVRStreamInfo.Success", name)});
   } else {
-    context_.log.info() << "conn=" << id_ << " peer=" << peer_ << " app=" << app_ << " unknown command '"
-                        << method << "'";
+    log_line(LogLevel::Info) << "unknown command '" << rw::log_escape(method) << "'";
     session_.send_call_error(txn, "Method not found (" + method + ").");
   }
 }
@@ -391,13 +431,13 @@ void Connection::flush_session() {
 }
 
 void Connection::attach_feed(std::uint32_t stream_id, std::shared_ptr<media::LiveFeed> feed,
-                             std::uint64_t first_sequence, bool waiting_for_keyframe) {
-  feed->add_reader(this);
+                             std::uint64_t first_sequence, bool waiting_for_keyframe,
+                             std::optional<std::uint64_t> from) {
   media::FeedCursor cursor;
-  cursor.next = feed->end();
+  cursor.next = from ? *from : feed->end();
   cursor.first_sequence = first_sequence;
   cursor.waiting_for_resume = waiting_for_keyframe;
-  cursor.feed = std::move(feed);
+  cursor.registration = media::FeedRegistration(std::move(feed), *this);
   feeds_.push_back(FeedRead{stream_id, std::move(cursor)});
 }
 
@@ -411,17 +451,9 @@ std::optional<Connection::FeedStop> Connection::detach_feed(std::uint32_t stream
   auto it = std::find_if(feeds_.begin(), feeds_.end(), [&](const FeedRead& r) { return r.stream_id == stream_id; });
   if (it == feeds_.end()) return std::nullopt;
   media::FeedCursor& c = it->cursor;
-  const media::LiveFeed& feed = *c.feed;
+  const media::LiveFeed& feed = c.feed();
+  if (keep_pending) move_to_queue(*it);
   std::optional<FeedStop> stop;
-  if (keep_pending) {
-    move_to_queue(*it);
-  } else if (c.offset > 0 && c.next >= feed.begin() && c.next < feed.end()) {
-    // A message half written must be finished whatever else is dropped.
-    const auto& e = feed.at(c.next);
-    out_.push_started(e.bytes, c.offset, MediaTag{stream_id, e.frame->timestamp, false, true});
-    ++c.next;
-    c.offset = 0;
-  }
   for (std::uint64_t i = std::max(c.next, feed.begin()); i < feed.end(); ++i) {
     const media::Frame& f = *feed.at(i).frame;
     if (f.position != 0) {
@@ -434,34 +466,30 @@ std::optional<Connection::FeedStop> Connection::detach_feed(std::uint32_t stream
     const media::Frame& last = *feed.at(feed.end() - 1).frame;
     if (last.position != 0) stop = FeedStop{last.position + 1, last.timestamp};
   }
-  c.feed->remove_reader(this);
-  feeds_.erase(it);
+  feeds_.erase(it);  // its registration leaves the feed
   return stop;
 }
 
 bool Connection::prepare(FeedRead& read) {
   media::FeedCursor& c = read.cursor;
-  const media::LiveFeed& feed = *c.feed;
+  const media::LiveFeed& feed = c.feed();
   const auto& options = context_.options.out_queue;
-  if (c.offset == 0) {
-    // Only between messages can a player skip.
-    const bool lost = c.next < feed.begin();
-    const bool behind = !lost && c.next < feed.end() &&
-                        static_cast<std::int32_t>(feed.newest_timestamp() - feed.at(c.next).frame->timestamp) >
-                            static_cast<std::int32_t>(options.max_lag_ms);
-    if (lost || behind) {
-      if (++feed_skips_ > options.max_skips) {
-        close("player too slow: fell more than " + std::to_string(options.max_lag_ms) +
-              " ms behind live again after skipping to keyframes");
-        return false;
-      }
-      context_.log.warn() << "conn=" << id_ << " peer=" << peer_ << " app=" << app_
-                          << " player fell behind, skipping to the next keyframe (skip " << feed_skips_ << ")";
-      c.next = std::max(c.next, feed.begin());
-      c.waiting_for_resume = true;
+  // Behind by stream time (on the feed's clock, which a republish does not
+  // reset) or by bytes: the same limits as the player's own queue.
+  const bool lost = c.next < feed.begin();
+  const bool behind = !lost && c.next < feed.end() &&
+                      (feed.lag_ms(c.next) > options.max_lag_ms || feed.bytes_from(c.next) > options.max_bytes);
+  if (lost || behind) {
+    if (++feed_skips_ > options.max_skips) {
+      close("player too slow: fell more than " + std::to_string(options.max_lag_ms) +
+            " ms behind live again after skipping to keyframes");
+      return false;
     }
+    log_line(LogLevel::Warn) << "player fell behind, skipping to the next keyframe (skip " << feed_skips_ << ")";
+    c.next = std::max(c.next, feed.begin());
+    c.waiting_for_resume = true;
   }
-  while (c.next < feed.end() && c.offset == 0) {
+  while (c.next < feed.end()) {
     const auto& e = feed.at(c.next);
     // Events before the join snapshot's end went out with the snapshot.
     if (e.sequence < c.first_sequence) {
@@ -485,23 +513,18 @@ bool Connection::prepare(FeedRead& read) {
 void Connection::move_to_queue(FeedRead& read) {
   if (!prepare(read)) return;
   media::FeedCursor& c = read.cursor;
-  const media::LiveFeed& feed = *c.feed;
+  const media::LiveFeed& feed = c.feed();
   for (; c.next < feed.end(); ++c.next) {
     const auto& e = feed.at(c.next);
     if (e.sequence < c.first_sequence) continue;
-    MediaTag tag{read.stream_id, e.frame->timestamp, feed.resume_point(e), media::LiveFeed::essential(e)};
-    if (c.offset > 0) {
-      out_.push_started(e.bytes, c.offset, tag);
-      c.offset = 0;
-    } else {
-      out_.push_media(e.bytes, tag);
-    }
+    out_.push_media(e.bytes, MediaTag{read.stream_id, e.frame->timestamp, feed.resume_point(e),
+                                      media::LiveFeed::essential(e)});
   }
 }
 
 void Connection::materialize_feeds() {
   for (auto& read : feeds_) {
-    if (read.cursor.next < read.cursor.feed->end()) move_to_queue(read);
+    if (read.cursor.next < read.cursor.feed().end()) move_to_queue(read);
   }
 }
 
@@ -523,7 +546,7 @@ void Connection::write() {
       if (!prepare(read) || closed_) return;
     }
     // The output queue first (it holds everything older than what the
-    // feeds hold), then each feed from its cursor.
+    // feeds hold), then each feed from its cursor, whole entries only.
     ByteView views[kMaxWriteBuffers];
     std::size_t count = out_.gather(views);
     const std::size_t queued = count;
@@ -532,10 +555,8 @@ void Connection::write() {
     if (count == out_.entries()) {
       for (auto& read : feeds_) {
         const media::FeedCursor& c = read.cursor;
-        std::uint32_t offset = c.offset;
-        for (std::uint64_t i = c.next; i < c.feed->end() && count < kMaxWriteBuffers; ++i) {
-          views[count++] = c.feed->at(i).bytes.view().subspan(offset);
-          offset = 0;
+        for (std::uint64_t i = c.next; i < c.feed().end() && count < kMaxWriteBuffers; ++i) {
+          views[count++] = c.feed().at(i).bytes.view();
         }
       }
     }
@@ -553,28 +574,32 @@ void Connection::write() {
       return;
     }
     if (ec) {
-      out_ = OutQueue(context_.options.out_queue);
-      feeds_.clear();
-      close("write failed: " + ec.message());
+      // The peer is gone (a reset, most often). Tear down now: nothing
+      // queued can reach it, and the feeds must not call us again.
+      close_reason_ = "write failed: " + ec.message();
+      teardown();
       return;
     }
     // What was written: the queue's part, then the feeds' in gather order.
     const std::size_t from_queue = std::min(written, queue_bytes);
     out_.consume(from_queue);
-    std::size_t left = written - from_queue;
-    if (queued == count) left = 0;
+    std::size_t left = queued == count ? 0 : written - from_queue;
     for (auto& read : feeds_) {
       media::FeedCursor& c = read.cursor;
-      while (left > 0 && c.next < c.feed->end()) {
-        const std::size_t rest = c.feed->at(c.next).bytes.size() - c.offset;
-        if (left < rest) {
-          c.offset += static_cast<std::uint32_t>(left);
+      while (left > 0 && c.next < c.feed().end()) {
+        const auto& e = c.feed().at(c.next);
+        const std::size_t size = e.bytes.size();
+        if (left < size) {
+          // Part of a message is on the wire: the rest moves to our own
+          // queue (which is empty now: all of it was written before any
+          // feed entry), so the feed may forget the entry whenever it likes.
+          out_.push_started(e.bytes, static_cast<std::uint32_t>(left), MediaTag{read.stream_id, e.frame->timestamp,
+                                                                              false, true});
           left = 0;
         } else {
-          left -= rest;
-          ++c.next;
-          c.offset = 0;
+          left -= size;
         }
+        ++c.next;
       }
     }
     if (written < total) {
@@ -602,16 +627,48 @@ void Connection::check_timeouts() {
   if (closed_) return;
   const auto now = context_.clock.now();
   const auto& options = context_.options;
+  auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()); };
+  if (const std::uint64_t received = session_.bytes_received(); received != bytes_seen_) {
+    bytes_seen_ = received;
+    last_input_ = now;
+  }
+  if (media_messages_ != media_seen_) {
+    media_seen_ = media_messages_;
+    last_media_ = now;
+  }
   if (!connected_ && !closing_ && now - started_ > options.handshake_timeout) {
-    close("no connect within " + std::to_string(options.handshake_timeout.count()) + " ms");
+    close("no connect within " + ms(options.handshake_timeout) + " ms");
   } else if (waiting_writable_ && now - blocked_since_ > options.send_timeout) {
     // The client stopped reading (or closing could not write the goodbye).
     closing_ = true;
-    close_reason_ = close_reason_.empty()
-                        ? "client read nothing for " + std::to_string(options.send_timeout.count()) + " ms"
-                        : close_reason_;
+    close_reason_ = close_reason_.empty() ? "client read nothing for " + ms(options.send_timeout) + " ms"
+                                          : close_reason_;
     teardown();
+  } else if (closing_) {
+    return;
+  } else if (options.idle_timeout.count() > 0 && now - last_input_ > options.idle_timeout) {
+    // A half-open peer (its host vanished, a NAT forgot it) sends nothing,
+    // not even an answer to our pings.
+    close("client sent nothing for " + ms(options.idle_timeout) + " ms, not even an answer to a ping");
+  } else if (options.publisher_idle_timeout.count() > 0 && publishing() &&
+             now - last_media_ > options.publisher_idle_timeout) {
+    close("publisher sent no media for " + ms(options.publisher_idle_timeout) + " ms");
+  } else if (connected_ && options.ping_interval.count() > 0 && now - last_input_ >= options.ping_interval &&
+             now - last_ping_ >= options.ping_interval) {
+    // FMS and nginx-rtmp ping quiet clients; Flash, librtmp and ffmpeg
+    // answer, and the answer is input like any other.
+    last_ping_ = now;
+    session_.send_user_control(rtmp::UserControlEvent::PingRequest,
+                               static_cast<std::uint32_t>(context_.clock.now_ms()));
+    flush_session();
   }
+}
+
+bool Connection::publishing() const {
+  for (const auto& [id, stream] : streams_) {
+    if (stream->is_publisher()) return true;
+  }
+  return false;
 }
 
 void Connection::close(std::string_view reason) {
@@ -634,6 +691,8 @@ void Connection::teardown() {
   closed_ = true;
   closing_ = true;
   streams_.clear();
+  feeds_.clear();  // their registrations leave the feeds
+  out_ = OutQueue(context_.options.out_queue);
   boost::system::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);

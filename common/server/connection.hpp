@@ -3,13 +3,20 @@
 // Reading is a coroutine that waits for the socket to become readable,
 // drains it into the worker's scratch buffer and feeds the session; the
 // session's events are handled in order. Writing is non-blocking writev of
-// the output queue, batched by the worker; when the socket is full the
-// connection waits for it to drain, and the output queue's policy decides
-// what a player that falls behind loses.
+// the output queue and the shared live feeds, batched by the worker; when
+// the socket is full the connection waits for it to drain, and the
+// slow-player policy decides what a player that falls behind loses.
+//
+// Liveness (docs/architecture.md, "Liveness"): a connection that has sent
+// nothing for rtmp.ping_interval_ms is pinged; one that has sent nothing
+// for rtmp.idle_timeout_ms (a half-open peer) is closed; a publisher that
+// has sent no media for publisher.idle_timeout_ms is closed, so its stream
+// name is free for the encoder's reconnect.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -18,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/base/log.hpp"
 #include "common/rtmp/server_session.hpp"
 #include "common/server/out_queue.hpp"
 #include "common/server/play_stream.hpp"
@@ -52,18 +60,23 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   // schedules a write.
   void flush_session();
   std::size_t queued_bytes() const { return out_.bytes(); }
-  // Whether queueing media stamped `timestamp` now would come near the
-  // slow-player policy: a cursor that paces itself waits instead.
-  bool queue_near_limits(std::uint32_t timestamp) const {
+  // Whether a cursor that paces itself (recorded playback) should wait
+  // before queueing media of the stream stamped `timestamp`: the queue is
+  // near the slow-player policy's limits, or holds kRecordedQueueBytes of
+  // the player's own frames already (what a DVR player that stops reading
+  // can make us hold).
+  static constexpr std::size_t kRecordedQueueBytes = 1u << 20;
+  bool queue_near_limits(std::uint32_t stream_id, std::uint32_t timestamp) const {
     const auto& limits = out_.options();
-    return out_.bytes() > limits.max_bytes / 2 ||
-           out_.lag_ms(timestamp) > static_cast<std::int32_t>(limits.max_lag_ms / 2);
+    return out_.memory() > std::min(limits.max_bytes / 2, kRecordedQueueBytes) ||
+           out_.lag_ms(stream_id, timestamp) > limits.max_lag_ms / 2;
   }
-  // A live player of stream_id reads this feed from the event numbered
-  // first_sequence on (earlier ones were sent from its join snapshot).
+  // A live player of stream_id reads this feed from entry `from` (by
+  // default the feed's end), skipping events numbered before
+  // first_sequence (they were sent from its join snapshot).
   // waiting_for_keyframe: nothing before the next keyframe.
   void attach_feed(std::uint32_t stream_id, std::shared_ptr<media::LiveFeed> feed, std::uint64_t first_sequence,
-                   bool waiting_for_keyframe);
+                   bool waiting_for_keyframe, std::optional<std::uint64_t> from = std::nullopt);
   // Stops reading the stream's feed. keep_pending: what the feed holds for
   // the player is still sent (it switches to per-frame delivery); otherwise
   // it is dropped (a pause). Returns the recording position and timestamp
@@ -77,6 +90,12 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   void feed_wait_for_keyframe(std::uint32_t stream_id);
   // media::FeedReader: a feed this connection reads got frames.
   void feed_ready() override { write(); }
+  // This connection plays: bound what the kernel may hold for it
+  // (player.send_buffer_bytes), so a player that stops reading costs at
+  // most that much kernel memory.
+  void limit_send_buffer();
+  // A publisher of this connection received media (for its idle timeout).
+  void note_media() { ++media_messages_; }
 
   // Queues a player's media; returns what the output queue did with it.
   OutQueue::Push send_media(SharedBuffer bytes, const MediaTag& tag);
@@ -87,6 +106,10 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   void write_soon();
   // Publishes an event about this connection on the server's event bus.
   void emit(EventType type, std::string_view stream = {}, std::string_view detail = {});
+  // A log line about this connection ("conn=... peer=... app=... "),
+  // limited to a burst per window so that a misbehaving client cannot
+  // flood the log; the first line after a pause says how many were dropped.
+  LogLine log_line(LogLevel level);
 
   // Closes the socket now, without writing what is queued.
   void teardown();
@@ -97,6 +120,10 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
 
  private:
   boost::asio::awaitable<void> read_loop();
+  // Feeds bytes to the session and handles its events, a bounded batch at
+  // a time; what a batch leaves of `data` is kept in unread_ while events
+  // are awaited (the worker's scratch buffer is shared).
+  boost::asio::awaitable<void> consume(ByteView data);
   // Handles one session event. Events are handled in order; one that needs
   // the DVR store awaits it, and reading this connection waits with it.
   boost::asio::awaitable<void> handle(rtmp::SessionEvent& event);
@@ -111,6 +138,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   // DVRCast (OSMF, FLVPlayback) and getStreamLength, answered from the store.
   boost::asio::awaitable<void> on_dvr_command(const rtmp::Command& command);
   NetStream* stream(std::uint32_t stream_id);
+  bool publishing() const;
   void wait_writable();
   struct FeedRead {
     std::uint32_t stream_id;
@@ -129,17 +157,28 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   ServerContext& context_;
   const std::uint64_t id_;
   std::string peer_;
-  std::string app_;
+  std::string app_;     // as the client sent it
+  std::string prefix_;  // "conn=ID peer=ADDR app=APP " for log lines, escaped
   rtmp::ServerSession session_;
   std::vector<rtmp::SessionEvent> events_;  // reused between reads
   std::vector<std::uint8_t> own_buffer_;      // publishers only: see read_loop
+  Bytes unread_;                              // input a bounded feed() left for later
   OutQueue out_;
   std::vector<FeedRead> feeds_;
   unsigned feed_skips_ = 0;  // skips since the feeds were last caught up
   std::map<std::uint32_t, std::unique_ptr<NetStream>> streams_;
+  LogRateLimit log_limit_;
 
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point blocked_since_{};
+  // Liveness, sampled by check_timeouts once a second.
+  std::uint64_t bytes_seen_ = 0;                           // session_.bytes_received() at the last look
+  std::chrono::steady_clock::time_point last_input_;       // when it last grew
+  std::chrono::steady_clock::time_point last_ping_{};
+  std::uint64_t media_messages_ = 0;                       // publishers: media received
+  std::uint64_t media_seen_ = 0;
+  std::chrono::steady_clock::time_point last_media_;
+  bool send_buffer_limited_ = false;
   bool write_scheduled_ = false;  // in the worker's pending writes
   bool write_soon_scheduled_ = false;  // in the worker's soon writes
   bool waiting_writable_ = false;

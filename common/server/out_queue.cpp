@@ -19,19 +19,30 @@ void OutQueue::push_control(SharedBuffer bytes) {
   push(Entry{std::move(bytes), 0, false, true, 0, 0});
 }
 
-std::int32_t OutQueue::lag_ms(std::uint32_t newest) const {
+media::MediaClock& OutQueue::clock_of(std::uint32_t stream_id) {
+  for (auto& c : clocks_) {
+    if (c.stream_id == stream_id) return c.clock;
+  }
+  return clocks_.emplace_back(StreamClock{stream_id, {}}).clock;
+}
+
+std::uint64_t OutQueue::lag_ms(std::uint32_t stream_id, std::uint32_t timestamp) const {
   for (std::size_t i = 0; i < count_; ++i) {
     const Entry& e = at(i);
-    if (!e.media || e.essential) continue;
-    // Serial arithmetic: timestamps are 32-bit and wrap.
-    return static_cast<std::int32_t>(newest - e.timestamp);
+    if (!e.media || e.essential || e.stream_id != stream_id) continue;
+    // What the stream's clock would read for the new frame.
+    for (const auto& c : clocks_) {
+      if (c.stream_id != stream_id) continue;
+      media::MediaClock next = c.clock;
+      return next.advance(timestamp) - e.clock;
+    }
   }
   return 0;
 }
 
-bool OutQueue::over_limits(std::uint32_t newest_timestamp, std::size_t incoming_bytes) const {
-  return bytes_ + incoming_bytes > options_.max_bytes ||
-         lag_ms(newest_timestamp) > static_cast<std::int32_t>(options_.max_lag_ms);
+bool OutQueue::over_limits(const MediaTag& tag, std::size_t incoming_bytes) const {
+  return memory() + incoming_bytes + sizeof(Entry) > options_.max_bytes ||
+         lag_ms(tag.stream_id, tag.timestamp) > options_.max_lag_ms;
 }
 
 template <typename Pred>
@@ -58,14 +69,16 @@ void OutQueue::drop_unsent_media(std::uint32_t stream_id) {
 
 OutQueue::Push OutQueue::push_media(SharedBuffer bytes, const MediaTag& tag) {
   if (tag.essential) {
-    push(Entry{std::move(bytes), 0, true, true, tag.stream_id, tag.timestamp});
+    // Headers and metadata carry the timestamps of others (onMetaData goes
+    // at 0): they do not move the stream's clock.
+    push(Entry{std::move(bytes), 0, true, true, tag.stream_id, 0});
     return Push::Queued;
   }
   if (waiting_for_resume_) {
     if (!tag.resume_point) return Push::Dropped;
     waiting_for_resume_ = false;
   }
-  if (over_limits(tag.timestamp, bytes.size())) {
+  if (over_limits(tag, bytes.size())) {
     drop_unstarted([](const Entry& e) { return e.media && !e.essential; });
     if (++skips_ > options_.max_skips) return Push::TooSlow;
     if (!tag.resume_point) {
@@ -73,13 +86,14 @@ OutQueue::Push OutQueue::push_media(SharedBuffer bytes, const MediaTag& tag) {
       return Push::Skipped;
     }
   }
-  push(Entry{std::move(bytes), 0, true, false, tag.stream_id, tag.timestamp});
+  const std::uint64_t clock = clock_of(tag.stream_id).advance(tag.timestamp);
+  push(Entry{std::move(bytes), 0, true, false, tag.stream_id, clock});
   return Push::Queued;
 }
 
 void OutQueue::push_started(SharedBuffer bytes, std::uint32_t offset, const MediaTag& tag) {
   // Marked essential: the skip policy must not cut a message in half.
-  push(Entry{std::move(bytes), offset, true, true, tag.stream_id, tag.timestamp});
+  push(Entry{std::move(bytes), offset, true, true, tag.stream_id, 0});
 }
 
 std::size_t OutQueue::gather(std::span<ByteView> out) const {

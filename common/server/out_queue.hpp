@@ -3,11 +3,14 @@
 //
 // Entries reference shared buffers (a frame's chunked bytes are shared by
 // every player), so queueing a frame costs no copy. Control bytes (command
-// replies, status) are never dropped. When the media waiting in the queue
-// spans more than max_lag_ms of stream time or more than max_bytes, the
-// queue drops every media entry not yet started and skips to the next
-// keyframe; a player that needs that more than max_skips times in a row
-// (without the queue emptying in between) is too slow and is disconnected.
+// replies, status) are never dropped. When the media of a stream waiting in
+// the queue spans more than max_lag_ms of stream time, or the queue holds
+// more than max_bytes (entries' own memory counted), the queue drops every media entry not yet started
+// and skips to the next keyframe; a player that needs that more than
+// max_skips times in a row (without the queue emptying in between) is too
+// slow and is disconnected. Stream time is measured per stream on a
+// media::MediaClock, so a republish that starts again at timestamp 0, or a
+// seek, does not make the queue look empty of lag.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +20,7 @@
 
 #include "common/base/bytes.hpp"
 #include "common/base/shared_buffer.hpp"
+#include "common/media/media_clock.hpp"
 
 namespace rw::server {
 
@@ -60,11 +64,15 @@ class OutQueue {
 
   bool empty() const { return count_ == 0; }
   std::size_t bytes() const { return bytes_; }
+  // Bytes to write plus what each entry costs in memory besides: what
+  // max_bytes limits, so a flood of tiny messages meets it too.
+  std::size_t memory() const { return bytes_ + count_ * sizeof(Entry); }
   std::size_t entries() const { return count_; }
   unsigned skips() const { return skips_; }
-  // Stream time between the oldest droppable media waiting and `newest`
-  // (0 when none waits): what the skip policy compares with max_lag_ms.
-  std::int32_t lag_ms(std::uint32_t newest) const;
+  // The stream time between the oldest droppable media of the stream still
+  // waiting and a frame of it stamped `timestamp` queued now (0 when none
+  // waits): what the skip policy compares with max_lag_ms.
+  std::uint64_t lag_ms(std::uint32_t stream_id, std::uint32_t timestamp) const;
   const OutQueueOptions& options() const { return options_; }
 
   // Fills `out` with views of the queued bytes, oldest first; returns how
@@ -80,12 +88,17 @@ class OutQueue {
     bool media = false;
     bool essential = false;
     std::uint32_t stream_id = 0;
-    std::uint32_t timestamp = 0;
+    std::uint64_t clock = 0;   // droppable media: its stream's clock reading
+  };
+  struct StreamClock {
+    std::uint32_t stream_id;
+    media::MediaClock clock;
   };
   Entry& at(std::size_t i) { return ring_[(head_ + i) & (ring_.size() - 1)]; }
   const Entry& at(std::size_t i) const { return ring_[(head_ + i) & (ring_.size() - 1)]; }
   void push(Entry&& e);
-  bool over_limits(std::uint32_t newest_timestamp, std::size_t incoming_bytes) const;
+  bool over_limits(const MediaTag& tag, std::size_t incoming_bytes) const;
+  media::MediaClock& clock_of(std::uint32_t stream_id);
   // Drops the entries not yet begun on the wire that `drop` selects.
   template <typename Pred>
   void drop_unstarted(Pred drop);
@@ -97,6 +110,7 @@ class OutQueue {
   std::size_t bytes_ = 0;
   unsigned skips_ = 0;            // skips since the queue last ran empty
   bool waiting_for_resume_ = false;
+  std::vector<StreamClock> clocks_;  // nearly always one stream
 };
 
 }  // namespace rw::server

@@ -74,9 +74,24 @@ TEST(OutQueue, KeepsControlEssentialAndStartedEntriesWhenSkipping) {
 }
 
 TEST(OutQueue, ByteLimitTriggersSkipToo) {
-  OutQueue q(OutQueueOptions{1000, 60'000, 3});
+  // Ten 100-byte frames and their entries fit; the eleventh does not.
+  OutQueue probe;
+  probe.push_media(bytes_of(100), video(0, true));
+  const std::size_t per_frame = probe.memory();
+  OutQueue q(OutQueueOptions{10 * per_frame, 60'000, 3});
   for (std::uint32_t i = 0; i < 10; ++i) ASSERT_EQ(q.push_media(bytes_of(100), video(i, i == 0)), OutQueue::Push::Queued);
   EXPECT_EQ(q.push_media(bytes_of(100), video(11, false)), OutQueue::Push::Skipped);
+}
+
+TEST(OutQueue, TinyMessagesMeetTheByteLimitByTheirMemory) {
+  // One-byte frames: the limit counts what each entry costs, not only the
+  // byte to write, so a flood of them is cut at about max_bytes of memory.
+  OutQueue q(OutQueueOptions{64 * 1024, 60'000, 1000});
+  std::size_t queued = 1;
+  ASSERT_EQ(q.push_media(bytes_of(1), video(0, true)), OutQueue::Push::Queued);
+  while (q.push_media(bytes_of(1), video(0, false)) == OutQueue::Push::Queued && queued < 1'000'000) ++queued;
+  EXPECT_LT(queued, 64u * 1024 / 16);
+  EXPECT_LE(q.memory(), 64u * 1024);
 }
 
 TEST(OutQueue, TooSlowAfterMaxSkipsWithoutCatchingUp) {
@@ -135,14 +150,39 @@ TEST(OutQueue, SeekDropsOnlyTheStreamsUnsentMedia) {
 
 TEST(OutQueue, LagIsTheSpanOfDroppableMediaWaiting) {
   OutQueue q;
-  EXPECT_EQ(q.lag_ms(5000), 0);
+  EXPECT_EQ(q.lag_ms(1, 5000), 0u);
   ASSERT_EQ(q.push_media(bytes_of(10), MediaTag{1, 100, false, true}), OutQueue::Push::Queued);  // never dropped
-  EXPECT_EQ(q.lag_ms(5000), 0);
+  EXPECT_EQ(q.lag_ms(1, 5000), 0u);
   ASSERT_EQ(q.push_media(bytes_of(10), video(1000, true)), OutQueue::Push::Queued);
   ASSERT_EQ(q.push_media(bytes_of(10), video(1033, false)), OutQueue::Push::Queued);
-  EXPECT_EQ(q.lag_ms(3000), 2000);
+  EXPECT_EQ(q.lag_ms(1, 3000), 2000u);
+  EXPECT_EQ(q.lag_ms(2, 3000), 0u) << "another stream has nothing waiting";
   drain(q);
-  EXPECT_EQ(q.lag_ms(3000), 0);
+  EXPECT_EQ(q.lag_ms(1, 3000), 0u);
+}
+
+TEST(OutQueue, LagSurvivesARepublishFromTimestampZero) {
+  // A publisher streamed for an hour, then reconnected and started again
+  // at 0: the slow player's queue must still read as lagging.
+  OutQueueOptions options;
+  options.max_lag_ms = 5000;
+  options.max_bytes = 1u << 30;
+  OutQueue q(options);
+  std::uint32_t ts = 3'600'000;
+  ASSERT_EQ(q.push_media(bytes_of(10), video(ts, true)), OutQueue::Push::Queued);
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(q.push_media(bytes_of(10), video(ts += 33, false)), OutQueue::Push::Queued);
+  // The republish: 0, 33, 66... The queue never drains (the player reads nothing).
+  ts = 0;
+  ASSERT_EQ(q.push_media(bytes_of(10), video(ts, true)), OutQueue::Push::Queued);
+  OutQueue::Push last = OutQueue::Push::Queued;
+  int pushed = 0;
+  while (last == OutQueue::Push::Queued && pushed < 1000) {
+    last = q.push_media(bytes_of(10), video(ts += 33, false));
+    ++pushed;
+  }
+  EXPECT_EQ(last, OutQueue::Push::Skipped) << "no skip after " << pushed << " frames";
+  // About 5 s of media (150 frames at 33 ms) after the republish, not an hour.
+  EXPECT_LT(pushed, 170);
 }
 
 }  // namespace

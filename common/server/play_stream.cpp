@@ -73,6 +73,7 @@ asio::awaitable<std::unique_ptr<PlayStream>> PlayStream::start(Connection& conne
 
   auto hub = connection.context().streams.acquire(connection.app(), name.name);
   auto stream = std::make_unique<PlayStream>(connection, stream_id, name.name, hub);
+  connection.limit_send_buffer();
   const bool live_now = hub->publishing();
 
   // Where to start: FMS's rules for play's start argument.
@@ -152,15 +153,30 @@ void PlayStream::subscribe_live() {
   // Players that take every frame read the thread's shared feed; one that
   // filters audio or video gets each frame and decides.
   const auto& options = connection_.context().options;
-  media::FeedOptions feed{stream_id_, connection_.session().out_chunk_size(), options.out_queue.max_lag_ms + 1000};
+  // The feed keeps a little more than a player may lag, so that a player
+  // over the limit is seen to be behind before its frames are forgotten.
+  media::FeedOptions feed{stream_id_, connection_.session().out_chunk_size(), options.out_queue.max_lag_ms + 1000,
+                          options.out_queue.max_bytes + (options.out_queue.max_bytes >> 2)};
   const bool use_feed = receive_audio_ && receive_video_;
   media::StartState state = hub_->subscribe(*this, connection_.worker(), use_feed ? &feed : nullptr);
   subscribed_ = true;
   waiting_for_keyframe_ = true;
-  if (state.publishing) send_start(state);
+  // The frames since the latest keyframe are usually still in this thread's
+  // feed: the player reads them from there, shared with every other player,
+  // instead of queueing its own copy (a thousand joining players would
+  // otherwise hold a thousand copies of the GOP).
+  std::optional<std::uint64_t> gop_in_feed;
+  if (state.publishing && state.feed && !state.gop.empty()) gop_in_feed = state.feed->find(state.gop.front());
+  if (state.publishing) send_start(state, !gop_in_feed);
   if (state.feed) {
     reading_feed_ = true;
-    connection_.attach_feed(stream_id_, std::move(state.feed), state.first_sequence, waiting_for_keyframe_);
+    if (gop_in_feed) {
+      const std::uint64_t first = state.feed->at(*gop_in_feed).sequence;
+      connection_.attach_feed(stream_id_, std::move(state.feed), first, false, gop_in_feed);
+      connection_.write_soon();
+    } else {
+      connection_.attach_feed(stream_id_, std::move(state.feed), state.first_sequence, waiting_for_keyframe_);
+    }
   }
 }
 
@@ -187,7 +203,7 @@ void PlayStream::stop_sending() {
   ++generation_;
 }
 
-void PlayStream::send_start(const media::StartState& state) {
+void PlayStream::send_start(const media::StartState& state, bool with_gop) {
   has_video_ = state.video_header != nullptr;
   waiting_for_keyframe_ = true;
   // Sequence headers go out stamped with the time of the first frame that
@@ -201,7 +217,9 @@ void PlayStream::send_start(const media::StartState& state) {
   if (state.metadata) send_own(*state.metadata, 0);
   if (state.video_header && receive_video_) send_own(*state.video_header, start_time);
   if (state.audio_header && receive_audio_) send_own(*state.audio_header, start_time);
-  for (const auto& frame : state.gop) send_frame(frame);
+  if (with_gop) {
+    for (const auto& frame : state.gop) send_frame(frame);
+  }
 }
 
 void PlayStream::on_frame(media::ChunkedFrameCache& chunks) {
@@ -466,7 +484,7 @@ asio::awaitable<void> PlayStream::pump(unsigned generation) {
     // A player reading slower than the cursor sends makes the cursor
     // wait; the skip policy is for live players, not for one that chose
     // to read the recording (rtmpdump buffers ten hours).
-    if (connection_.queue_near_limits(frame->timestamp)) {
+    if (connection_.queue_near_limits(stream_id_, frame->timestamp)) {
       co_await sleep_for(timer, 20ms);
       continue;
     }

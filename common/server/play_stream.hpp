@@ -73,7 +73,9 @@ class PlayStream final : public NetStream, public media::LiveSubscriber {
   // Stops whatever sends frames now: the live subscription and any
   // cursor's pump (a pump ends when its generation is stale).
   void stop_sending();
-  void send_start(const media::StartState& state);
+  // Metadata and codec headers, then (with_gop) the frames since the
+  // latest keyframe.
+  void send_start(const media::StartState& state, bool with_gop = true);
 
   // --- recorded ----------------------------------------------------------
   // Positions the cursor at the keyframe at or before `target_ms` (or joins

@@ -1,6 +1,7 @@
 #include "common/server/publish_stream.hpp"
 
 #include "common/amf/codec.hpp"
+#include "common/rtmp/aggregate.hpp"
 #include "common/media/stream_name.hpp"
 #include "common/server/connection.hpp"
 #include "common/server/dvr_access.hpp"
@@ -51,6 +52,9 @@ asio::awaitable<std::unique_ptr<PublishStream>> PublishStream::start(Connection&
     co_return nullptr;
   }
   auto stream = std::make_unique<PublishStream>(connection, event.stream_id, name.name, type, std::move(hub));
+  // From now on the client may send media messages (up to
+  // rtmp.max_message_size); until a publish is accepted only small ones.
+  session.allow_publishing();
   session.send_user_control(rtmp::UserControlEvent::StreamBegin, event.stream_id);
   session.send_status(event.stream_id, "status", "NetStream.Publish.Start", name.name + " is now published.",
                       amf::Object{{"details", name.name}, {"clientid", static_cast<double>(connection.id())}});
@@ -165,7 +169,29 @@ void PublishStream::publish(media::MutableFramePtr frame) {
 }
 
 void PublishStream::on_media(rtmp::MediaEvent& event) {
+  connection_.note_media();
   auto& m = event.message;
+  if (m.header.type != rtmp::msg_type::kAggregate) {
+    publish_media(m);
+    return;
+  }
+  // FMS, Wowza and some encoders send aggregates: one sub-message at a
+  // time, so a big aggregate of tiny tags costs no more than its bytes.
+  rtmp::AggregateReader reader(m);
+  rtmp::Message part;
+  while (reader.next(part)) {
+    if (part.header.type == rtmp::msg_type::kAudio || part.header.type == rtmp::msg_type::kVideo) {
+      publish_media(part);
+    } else if (part.header.type == rtmp::msg_type::kDataAmf0 || part.header.type == rtmp::msg_type::kDataAmf3) {
+      auto values = rtmp::parse_data(part.payload, part.header.type, connection_.session().amf_limits());
+      if (!values) continue;
+      rtmp::DataEvent data{part.header.stream_id, part.header.timestamp, std::move(*values)};
+      on_data(data);
+    }
+  }
+}
+
+void PublishStream::publish_media(rtmp::Message& m) {
   if (m.payload.empty()) return;  // some encoders send empty audio at start
   publish(media::make_media_frame(m.header.type, timeline(m.header.timestamp), std::move(m.payload)));
 }

@@ -5,8 +5,12 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <future>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "common/server/connection.hpp"
 
@@ -48,15 +52,52 @@ Expected<void, std::string> open_listener(tcp::acceptor& acceptor, const tcp::en
   return {};
 }
 
+// Accepting when the process is out of descriptors fails at once, every
+// time: retrying at once spins a core and writes a log line per try. Wait
+// instead, longer while it lasts (nginx waits 500 ms), and say so once per
+// pause. A descriptor held in reserve lets us accept and close the oldest
+// waiting connection during the pause, so its client learns at once that
+// it was refused instead of waiting in the backlog (libuv's trick).
+constexpr std::chrono::milliseconds kAcceptPauseFirst{50};
+constexpr std::chrono::milliseconds kAcceptPauseMax{1000};
+
+bool out_of_descriptors(const boost::system::error_code& ec) {
+  return ec == boost::system::errc::too_many_files_open || ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == boost::system::errc::no_buffer_space || ec == boost::system::errc::not_enough_memory;
+}
+
 asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, Worker& worker, ServerContext& context) {
+  int reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  boost::system::error_code nb_error;
+  acceptor.non_blocking(true, nb_error);  // the refusing accept below must not wait
+  std::chrono::milliseconds pause = kAcceptPauseFirst;
+  std::uint64_t refused_while_full = 0;
+  asio::steady_timer timer(worker.io());
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
     if (ec) {
-      // Out of descriptors, most likely: say so and keep accepting.
-      context.log.warn() << "accept failed: " << ec.message();
+      if (!out_of_descriptors(ec)) {
+        context.log.warn() << "accept failed: " << ec.message();
+        continue;
+      }
+      if (reserve_fd >= 0) {
+        ::close(reserve_fd);
+        reserve_fd = -1;
+        boost::system::error_code ignored;
+        tcp::socket refused = acceptor.accept(ignored);  // closed as it goes out of scope
+        if (!ignored) ++refused_while_full;
+        reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      }
+      context.log.warn() << "accept failed: " << ec.message() << " (" << context.connections.load()
+                         << " connections open); refusing new connections for " << pause.count() << " ms"
+                         << (refused_while_full ? ", " + std::to_string(refused_while_full) + " refused so far" : "");
+      timer.expires_after(pause);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      pause = std::min(pause * 2, kAcceptPauseMax);
       continue;
     }
+    pause = kAcceptPauseFirst;
     const auto limit = context.options.max_connections;
     if (limit != 0 && context.connections.load() >= limit) {
       context.log.warn() << "refused a connection: " << limit << " connections is the limit";
@@ -64,6 +105,7 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, Worker& worker, Serve
     }
     std::make_shared<Connection>(std::move(socket), worker, context)->start();
   }
+  if (reserve_fd >= 0) ::close(reserve_fd);
 }
 
 }  // namespace

@@ -30,18 +30,27 @@ ServerOptions server_options(const config::Config& c) {
   const auto& rtmp = c.rtmp();
   o.session.out_chunk_size = rtmp.chunk_size();
   o.session.chunk_limits.max_message_size = rtmp.max_message_size();
+  // Partial messages at once: a big one (a keyframe) and commands beside it.
+  o.session.chunk_limits.max_buffered_bytes = std::size_t{rtmp.max_message_size()} + 2 * rtmp.max_command_size();
+  o.session.command_chunk_limits.max_message_size = rtmp.max_command_size();
+  o.session.command_chunk_limits.max_buffered_bytes = 2 * std::size_t{rtmp.max_command_size()};
+  o.session.amf_limits.max_elements = rtmp.max_amf_elements();
   o.session.window_ack_size = rtmp.window_ack_size();
   o.session.peer_bandwidth = rtmp.window_ack_size();
   o.session.max_streams = rtmp.max_streams_per_connection();
   o.session.amf_limits.max_depth = rtmp.max_amf_depth();
   o.handshake_timeout = std::chrono::milliseconds(rtmp.handshake_timeout_ms());
   o.send_timeout = std::chrono::milliseconds(rtmp.send_timeout_ms());
+  o.ping_interval = std::chrono::milliseconds(rtmp.ping_interval_ms());
+  o.idle_timeout = std::chrono::milliseconds(rtmp.idle_timeout_ms());
+  o.publisher_idle_timeout = std::chrono::milliseconds(c.publisher().idle_timeout_ms());
   o.max_connections = rtmp.max_connections();
   const auto& player = c.player();
   o.write_interval = std::chrono::milliseconds(player.write_interval_ms());
   o.out_queue.max_lag_ms = player.max_queue_lag_ms();
   o.out_queue.max_bytes = player.max_queue_bytes();
   o.out_queue.max_skips = player.max_skips();
+  o.player_send_buffer = player.send_buffer_bytes();
   o.default_app = app_settings(c.default_app());
   for (const auto& app : c.app()) {
     // A listed application starts from default_app.
@@ -61,13 +70,18 @@ media::HubOptions hub_options(const config::Config& c) {
 
 void log_events(EventBus& bus, Logger& log) {
   bus.subscribe([&log](const ServerEvent& e) {
+    // Commands are many and the client chooses them: the connection logs
+    // the ones worth a line (unknown ones), rate-limited.
+    if (e.type == EventType::Command) return;
     const bool problem = e.type == EventType::Error || e.type == EventType::Reject;
     if (!log.enabled(problem ? LogLevel::Warn : LogLevel::Info)) return;
     auto line = problem ? log.warn() : log.info();
-    line << "conn=" << e.connection_id << " peer=" << e.peer << " app=" << e.app;
-    if (!e.stream.empty()) line << " stream=" << e.stream;
+    // What the client sent is escaped: a name with a newline in it must not
+    // forge a log line.
+    line << "conn=" << e.connection_id << " peer=" << e.peer << " app=" << log_field(e.app);
+    if (!e.stream.empty()) line << " stream=" << log_field(e.stream);
     line << " " << to_string(e.type);
-    if (!e.detail.empty()) line << " " << e.detail;
+    if (!e.detail.empty()) line << " " << log_escape(e.detail, 512);
   });
 }
 

@@ -43,7 +43,16 @@ struct ServerOptions {
   // player's frames for up to this long and write them with one writev.
   std::chrono::milliseconds write_interval{50};
   std::chrono::milliseconds handshake_timeout{10'000};  // until connect is accepted
-  std::chrono::milliseconds send_timeout{15'000};       // a player that reads nothing this long
+  std::chrono::milliseconds send_timeout{10'000};       // a player that reads nothing this long
+  // Liveness (docs/architecture.md): a connection quiet this long is pinged;
+  // one that sent nothing at all this long is closed; a publisher that sent
+  // no media this long is closed. 0 turns each off.
+  std::chrono::milliseconds ping_interval{10'000};
+  std::chrono::milliseconds idle_timeout{30'000};
+  std::chrono::milliseconds publisher_idle_timeout{10'000};
+  // SO_SNDBUF of a connection that plays (0: the kernel's autotuning, which
+  // lets a player that stops reading hold megabytes).
+  std::size_t player_send_buffer = 256u << 10;
   std::size_t max_connections = 0;                      // 0: no limit
   // Applications a client may connect to. Empty: any valid name, with
   // default_app's settings.

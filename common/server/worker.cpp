@@ -121,9 +121,9 @@ void Worker::write_all() {
   writing_feeds_.swap(grown_feeds_);
   for (auto& feed : writing_feeds_) {
     feed->write_scheduled = false;
-    // A copy: a reader that closes while writing leaves the feed.
-    readers_scratch_.assign(feed->readers().begin(), feed->readers().end());
-    for (media::FeedReader* reader : readers_scratch_) reader->feed_ready();
+    // Readers may leave the feed (a failed write tears a connection down)
+    // while it calls them: the feed allows for that.
+    feed->notify_readers();
   }
   writing_feeds_.clear();
   writing_.swap(pending_writes_);

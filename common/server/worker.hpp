@@ -75,7 +75,6 @@ class Worker final : public media::Executor {
   std::vector<std::shared_ptr<Connection>> pending_writes_;
   std::vector<std::shared_ptr<media::LiveFeed>> grown_feeds_;
   std::vector<std::shared_ptr<media::LiveFeed>> writing_feeds_;  // swapped with grown_feeds_
-  std::vector<media::FeedReader*> readers_scratch_;
   std::vector<std::shared_ptr<Connection>> writing_;  // swapped with pending_writes_
   std::vector<std::shared_ptr<Connection>> soon_writes_;
   std::vector<std::shared_ptr<Connection>> writing_soon_;  // swapped with soon_writes_

@@ -4,7 +4,7 @@
 //
 // Exit status: 0 when every client ran to the end without falling more than
 // 1 s behind (seek: made every seek, none failed or broke the seek
-// sequence), 2 when some failed, were dropped or fell behind, 1 on a usage
+// sequence; churn: every player started and none was cut off), 2 when some failed, were dropped or fell behind, 1 on a usage
 // or set-up error. CI's smoke benchmarks rely on it.
 #include <sys/resource.h>
 
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/bench/churn_load.hpp"
 #include "tests/bench/flv_source.hpp"
 #include "tests/bench/options.hpp"
 #include "tests/bench/play_load.hpp"
@@ -77,6 +78,14 @@ int run(const Options& options) {
     json = rw::bench::to_json(options, result);
     summary = rw::bench::summary_line(result);
     clean = result.failed == 0 && result.closed == 0 && result.behind_1s == 0 && !timing.interrupted;
+  } else if (options.mode == rw::bench::Mode::Churn) {
+    rw::bench::ChurnLoad load(io, options, endpoint);
+    rw::bench::RunTiming timing = load.run();
+    rw::bench::ChurnResult result = load.result();
+    result.timing = timing;
+    json = rw::bench::to_json(options, result);
+    summary = rw::bench::summary_line(result);
+    clean = result.failed == 0 && result.cut_off == 0 && result.vanished > 0 && !timing.interrupted;
   } else if (options.mode == rw::bench::Mode::Seek) {
     rw::bench::SeekLoad load(io, options, endpoint);
     rw::bench::RunTiming timing = load.run();

@@ -74,6 +74,13 @@ void Connection::close(const std::string& reason) {
   on_closed(reason);
 }
 
+void Connection::reset(const std::string& reason) {
+  if (closed_) return;
+  boost::system::error_code ignored;
+  socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+  close(reason);
+}
+
 void Connection::read() {
   socket_.async_read_some(asio::buffer(read_buffer_.get(), context_.options.read_buffer),
                           [this](const boost::system::error_code& ec, std::size_t n) { on_read(ec, n); });
@@ -94,17 +101,24 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
   }
   const std::int64_t now = now_us();
   auto& events = context_.events;
-  events.clear();
-  auto result = session_.feed(ByteView(read_buffer_.get(), n), events);
-  for (auto& event : events) {
-    if (closed_) break;
-    on_event(event, now);
-  }
-  events.clear();
-  if (closed_) return;
-  if (result.error) {
-    close(std::string("protocol error: ") + rtmp::to_string(result.error->kind) + ": " + result.error->detail);
-    return;
+  // The session hands over a bounded batch of messages per feed(): feed
+  // the rest of the read until it is all taken.
+  ByteView data(read_buffer_.get(), n);
+  while (!data.empty()) {
+    events.clear();
+    auto result = session_.feed(data, events);
+    data = data.subspan(result.consumed);
+    for (auto& event : events) {
+      if (closed_) break;
+      on_event(event, now);
+    }
+    events.clear();
+    if (closed_) return;
+    if (result.error) {
+      close(std::string("protocol error: ") + rtmp::to_string(result.error->kind) + ": " + result.error->detail);
+      return;
+    }
+    if (result.consumed == 0) break;
   }
   flush();
   if (!closed_) read();

@@ -52,6 +52,9 @@ class Connection {
   void start();
   // Closes the socket (once); on_closed() says why.
   void close(const std::string& reason);
+  // Closes with a TCP reset (SO_LINGER {1, 0}) instead of a FIN: how a
+  // killed player or a dropped mobile link looks to the server.
+  void reset(const std::string& reason);
   bool closed() const { return closed_; }
   // Where a connection that never got going got stuck: "TCP connect",
   // "handshake" or "connect" (waiting for connect's _result).

@@ -68,15 +68,17 @@ bool parse_integer(std::string_view text, T& out) {
 
 Expected<Options, std::string> parse_options(const std::vector<std::string_view>& args) {
   Options o;
-  if (args.empty()) return unexpected(std::string("missing mode (play, publish or seek)"));
+  if (args.empty()) return unexpected(std::string("missing mode (play, publish, seek or churn)"));
   if (args[0] == "play") {
     o.mode = Mode::Play;
   } else if (args[0] == "publish") {
     o.mode = Mode::Publish;
   } else if (args[0] == "seek") {
     o.mode = Mode::Seek;
+  } else if (args[0] == "churn") {
+    o.mode = Mode::Churn;
   } else {
-    return unexpected("unknown mode '" + std::string(args[0]) + "' (play, publish or seek)");
+    return unexpected("unknown mode '" + std::string(args[0]) + "' (play, publish, seek or churn)");
   }
   bool duration_given = false;
   bool start_given = false;
@@ -132,12 +134,17 @@ Expected<Options, std::string> parse_options(const std::vector<std::string_view>
       if (!parse_integer(value, o.trace_client) || o.trace_client < 0) return bad();
     } else if (flag == "--seed") {
       if (!parse_integer(value, o.seed)) return bad();
+    } else if (flag == "--churn-min-ms") {
+      if (!parse_integer(value, o.churn_min_ms)) return bad();
+    } else if (flag == "--churn-max-ms") {
+      if (!parse_integer(value, o.churn_max_ms)) return bad();
     } else {
       return unexpected("unknown option " + std::string(flag));
     }
   }
   if (o.url_text.empty()) return unexpected(std::string("--url is required"));
   if (o.mode == Mode::Publish && o.file.empty()) return unexpected(std::string("publish needs --file"));
+  if (o.churn_min_ms > o.churn_max_ms) return unexpected(std::string("--churn-min-ms is over --churn-max-ms"));
   if (o.mode == Mode::Seek) {
     // Seeking is into a recording: play it from its start.
     if (!start_given) o.play_start = 0;
@@ -158,6 +165,7 @@ std::string usage() {
          "  rewind-bench play    --url rtmp://HOST[:PORT]/APP/STREAM [options]\n"
          "  rewind-bench publish --url rtmp://HOST[:PORT]/APP/STREAM --file FILE.flv [options]\n"
          "  rewind-bench seek    --url rtmp://HOST[:PORT]/APP/STREAM --seeks S [options]\n"
+         "  rewind-bench churn   --url rtmp://HOST[:PORT]/APP/STREAM --clients N [options]\n"
          "options:\n"
          "  --clients N          concurrent clients (default 1); publishers of several get STREAM-0, STREAM-1...\n"
          "  --ramp R             clients started per second (default 200)\n"
@@ -184,7 +192,11 @@ std::string usage() {
          "  --range-ms MS        seek targets are uniform in [0, MS) (default: getStreamLength's answer)\n"
          "  --seed N             seed of the targets (default 1); client i's targets depend on N and i only\n"
          "  --timeout S          also: a seek without its keyframe after S seconds has failed\n"
-         "  --trace N            log client N's seeks, statuses and media messages on stderr\n";
+         "  --trace N            log client N's seeks, statuses and media messages on stderr\n"
+         "churn (N slots of players that each play briefly, then vanish with a TCP reset and are\n"
+         "replaced at once, for the whole duration; fails when a player cannot start or is cut off):\n"
+         "  --churn-min-ms MS    shortest play after the first media (default 100)\n"
+         "  --churn-max-ms MS    longest play after the first media (default 1500)\n";
 }
 
 }  // namespace rw::bench

@@ -34,7 +34,7 @@ std::string indexed_stream_name(std::string_view stream, std::size_t index, std:
 // ramp of `rate` clients per second (the first starts at once).
 std::size_t clients_due(double elapsed_s, double rate, std::size_t total);
 
-enum class Mode { Play, Publish, Seek };
+enum class Mode { Play, Publish, Seek, Churn };
 
 struct Options {
   Mode mode = Mode::Play;
@@ -75,6 +75,13 @@ struct Options {
   std::uint64_t seed = 1;
   // Seek: log this client's commands, statuses and media on stderr (-1: none).
   long trace_client = -1;
+
+  // Churn: each of `clients` slots plays, and once its first media arrived
+  // it plays a uniformly random [churn_min_ms, churn_max_ms] more, then
+  // closes with a TCP reset and a new player takes the slot, for the whole
+  // duration: viewers that vanish (killed players, mobile networks).
+  std::uint32_t churn_min_ms = 100;
+  std::uint32_t churn_max_ms = 1500;
 };
 
 // The longest a seek run may take once all clients have started: every

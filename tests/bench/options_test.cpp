@@ -134,6 +134,16 @@ TEST(ParseOptions, PlayKeepsItsDefaultsWhenSeekOptionsAreGiven) {
   EXPECT_EQ(o->duration_s, 30);
 }
 
+TEST(ParseOptions, ChurnTakesItsPlayRange) {
+  auto o = parse_options(words({"churn", "--url", "rtmp://h/live/s", "--clients", "120", "--churn-min-ms", "50",
+                                "--churn-max-ms", "900"}));
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_EQ(o->mode, Mode::Churn);
+  EXPECT_EQ(o->clients, 120u);
+  EXPECT_EQ(o->churn_min_ms, 50u);
+  EXPECT_EQ(o->churn_max_ms, 900u);
+}
+
 TEST(ParseOptions, ErrorsNameTheProblem) {
   struct Case {
     std::vector<std::string_view> args;
@@ -141,9 +151,11 @@ TEST(ParseOptions, ErrorsNameTheProblem) {
   };
   const std::vector<Case> cases = {
       {{}, "missing mode"},
-      {{"record"}, "unknown mode 'record' (play, publish or seek)"},
+      {{"record"}, "unknown mode 'record' (play, publish, seek or churn)"},
       {{"play"}, "--url is required"},
       {{"play", "--url"}, "missing value after --url"},
+      {{"churn", "--url", "rtmp://h/a/s", "--churn-min-ms", "2000", "--churn-max-ms", "100"},
+       "--churn-min-ms is over --churn-max-ms"},
       {{"play", "--url", "http://x/y/z"}, "bad URL"},
       {{"play", "--url", "rtmp://h/a/s", "--clients", "0"}, "bad value '0' for --clients"},
       {{"play", "--url", "rtmp://h/a/s", "--clients", "12x"}, "bad value"},

@@ -114,6 +114,13 @@ void Player::stop(std::int64_t now) {
   close("stopped");
 }
 
+void Player::vanish(std::int64_t now) {
+  if (closed()) return;
+  timeline_.finish(now);
+  stopping_ = true;
+  reset("vanished");
+}
+
 PlayLoad::PlayLoad(boost::asio::io_context& io, const Options& options, boost::asio::ip::tcp::endpoint endpoint)
     : LoadRun(io, options), context_(io, options, endpoint) {
   players_.reserve(options.clients);

@@ -24,6 +24,8 @@ class Player final : public Connection {
   void check_timeout(std::int64_t now, std::int64_t timeout_us);
   // Ends the run for this player.
   void stop(std::int64_t now);
+  // Ends this player with a TCP reset, as a player that vanishes does.
+  void vanish(std::int64_t now);
 
   Stage stage() const { return stage_; }
   bool connected() const { return connected_; }

@@ -224,4 +224,32 @@ std::string summary_line(const PublishResult& r) {
   return std::string(buf) + usage_part(r.timing);
 }
 
+std::string to_json(const Options& options, const ChurnResult& r) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("mode").value("churn");
+  write_run(w, options, r.timing);
+  w.key("churn_min_ms").value(static_cast<std::uint64_t>(options.churn_min_ms));
+  w.key("churn_max_ms").value(static_cast<std::uint64_t>(options.churn_max_ms));
+  w.key("slots").value(static_cast<std::uint64_t>(r.slots));
+  w.key("started").value(static_cast<std::uint64_t>(r.started));
+  w.key("vanished").value(static_cast<std::uint64_t>(r.vanished));
+  w.key("failed").value(static_cast<std::uint64_t>(r.failed));
+  w.key("cut_off").value(static_cast<std::uint64_t>(r.cut_off));
+  write_counts(w, "failure_reasons", r.failures);
+  write_summary(w, "startup_ms", r.startup_ms);
+  w.end_object();
+  return w.str();
+}
+
+std::string summary_line(const ChurnResult& r) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "churn: %zu slots, %zu players started, %zu vanished with a reset, %zu failed to start, "
+                "%zu cut off; startup p50/p95/max %.0f/%.0f/%.0f ms; bench_cpu=%.1f%%",
+                r.slots, r.started, r.vanished, r.failed, r.cut_off, r.startup_ms.p50, r.startup_ms.p95,
+                r.startup_ms.max, r.timing.bench_cpu_percent);
+  return std::string(buf) + usage_part(r.timing);
+}
+
 }  // namespace rw::bench

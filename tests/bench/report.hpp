@@ -99,11 +99,25 @@ struct SeekResult {
   RunTiming timing;
 };
 
+// rewind-bench churn.
+struct ChurnResult {
+  std::size_t slots = 0;
+  std::size_t started = 0;    // players started, replacements included
+  std::size_t vanished = 0;   // played and then reset their connection
+  std::size_t failed = 0;     // could not start (refused, timed out, error status)
+  std::size_t cut_off = 0;    // the server closed them while they played
+  std::map<std::string, std::size_t> failures;  // reason -> count
+  Summary startup_ms;         // TCP connect to the first media
+  RunTiming timing;
+};
+
 std::string to_json(const Options& options, const PlayResult& result);
 std::string to_json(const Options& options, const PublishResult& result);
 std::string summary_line(const PlayResult& result);
 std::string summary_line(const PublishResult& result);
 std::string to_json(const Options& options, const SeekResult& result);
 std::string summary_line(const SeekResult& result);
+std::string to_json(const Options& options, const ChurnResult& result);
+std::string summary_line(const ChurnResult& result);
 
 }  // namespace rw::bench

@@ -312,6 +312,45 @@ def decode_command(msg_type, body):
     return amf0_decode_all(body)
 
 
+def amf0_strict_array_bomb(depth=31, count=99000):
+    """AMF0 strict arrays nested `depth` deep, each declaring `count` items,
+    followed by just enough null bytes that every declared count looks
+    possible (about `count` bytes in all). A decoder that reserves each
+    declared count before reading its items reserves depth x count values."""
+    return b"\x0a" + struct.pack(">I", count) + (b"\x0a" + struct.pack(">I", count)) * (depth - 1) + b"\x05" * count
+
+
+def _u29(n):
+    if n < 0x80:
+        return bytes([n])
+    if n < 0x4000:
+        return bytes([(n >> 7) | 0x80, n & 0x7F])
+    if n < 0x200000:
+        return bytes([(n >> 14) | 0x80, ((n >> 7) & 0x7F) | 0x80, n & 0x7F])
+    return bytes([(n >> 22) | 0x80, ((n >> 15) & 0x7F) | 0x80, ((n >> 8) & 0x7F) | 0x80, n & 0xFF])
+
+
+def amf3_trait_bomb(depth=31, members=60000):
+    """An AMF0 value switching to AMF3 (0x11): an object whose inline trait
+    declares `members` sealed members (one name, referenced again), whose
+    first member is an object of the same trait, `depth` deep, then null
+    bytes. A decoder that sizes each object by its trait before reading the
+    values reserves depth x members properties."""
+    out = bytearray(b"\x11\x0a")
+    out += _u29((members << 4) | 0x03)  # inline traits, sealed, not dynamic
+    out += b"\x01"                      # class name: the empty string
+    out += b"\x03a" + b"\x00" * (members - 1)  # "a", then references to it
+    out += b"\x0a\x01" * (depth - 1)    # objects of trait 0
+    out += b"\x01" * members            # nulls
+    return bytes(out)
+
+
+def aggregate_of_empty_tags(count, tag_type=AUDIO):
+    """An aggregate message body of `count` empty FLV tags (15 bytes each)."""
+    tag = bytes([tag_type]) + b"\x00" * 10 + struct.pack(">I", 11)
+    return tag * count
+
+
 def nested_amf0_objects(depth):
     """An AMF0 value of `depth` objects nested in each other, built without
     recursion: {"a": {"a": ... {} ...}}."""
