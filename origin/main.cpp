@@ -51,7 +51,11 @@ int main(int argc, char** argv) {
 
   rw::LogLevel level = rw::LogLevel::Info;
   rw::parse_log_level(config.log_level(), level);
-  rw::Logger log(level);
+  // Lines are written on the writer's thread: a slow reader of stderr (a
+  // supervisor, a pipe) never stalls a worker; past 4 MB waiting, lines
+  // are dropped and counted.
+  rw::LogWriter log_writer(STDERR_FILENO);
+  rw::Logger log(level, log_writer.sink());
   rw::SystemClock clock;
 
   std::error_code ec;

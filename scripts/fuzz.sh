@@ -8,7 +8,7 @@ seconds=${1:-30}
 fuzz_dir=${REWIND_FUZZ_BUILD_DIR:-$REPO_ROOT/build-fuzz}
 if [ ! -f "$fuzz_dir/build.ninja" ]; then
   CC=clang CXX=clang++ cmake -S "$REPO_ROOT" -B "$fuzz_dir" -G Ninja \
-    -DREWIND_FUZZ=ON -DREWIND_WERROR=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    -DREWIND_FUZZ=ON -DREWIND_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi
 cmake --build "$fuzz_dir" -j "$(nproc)"
 artifacts="$REPO_ROOT/tests/fuzz/artifacts"

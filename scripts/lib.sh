@@ -3,6 +3,8 @@
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${REWIND_BUILD_DIR:-$REPO_ROOT/build}
+# The same code with ASan and UBSan, for CI's second test run.
+ASAN_BUILD_DIR=${REWIND_ASAN_BUILD_DIR:-$REPO_ROOT/build-asan}
 
 # Packages to build Rewind.
 BUILD_PACKAGES=(cmake ninja-build g++ pkg-config libssl-dev
@@ -27,14 +29,20 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# Configures once, then builds incrementally.
+# build DIR [CMAKE_ARGS...]: configures DIR once (a Release build unless
+# the arguments say otherwise), then builds it incrementally.
 build() {
-  if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-    log "configuring $BUILD_DIR"
-    cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  local dir=$1
+  shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    log "configuring $dir"
+    cmake -S "$REPO_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+  elif [ $# -gt 0 ]; then
+    # Only what changed is rebuilt; arguments equal to the cache change nothing.
+    cmake "$dir" "$@" > /dev/null
   fi
-  log "building"
-  cmake --build "$BUILD_DIR" -j "$(nproc)"
+  log "building $dir"
+  cmake --build "$dir" -j "$(nproc)"
 }
 
 # Many players need many descriptors; raise the soft limit to the hard one.

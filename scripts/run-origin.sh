@@ -5,6 +5,6 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 install_missing "${BUILD_PACKAGES[@]}"
-build
+build "$BUILD_DIR"
 raise_fd_limit
 exec "$BUILD_DIR/origin/rewind-origin" "$@"

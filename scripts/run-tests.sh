@@ -1,16 +1,32 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test: unit tests,
-# integration and interop tests with real clients (ctest), then each fuzz
-# target for a bounded time. Exits non-zero if anything fails.
+# Installs what is missing, builds, and runs every test:
+#   1. the Release build (warnings are errors here): unit tests, integration
+#      and interop tests with real clients, the benchmark smoke runs (ctest);
+#   2. the same code built with ASan and UBSan (build-asan/): the unit and
+#      interop tests again, so a use after free or undefined behaviour that
+#      a plain build hides fails the run;
+#   3. each libFuzzer target for a bounded time.
+# Exits non-zero if anything fails.
 #   REWIND_FUZZ_SECONDS  seconds per fuzz target (default 30)
+#   REWIND_SKIP_ASAN=1   skip step 2 (a quicker local run)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
-build
 raise_fd_limit
 
-log "ctest"
+build "$BUILD_DIR" -DREWIND_WERROR=ON
+log "ctest (Release)"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)" --timeout 600
+
+if [ "${REWIND_SKIP_ASAN:-0}" != 1 ]; then
+  # -O1: sanitizers need no more, and it builds in less time than -O2.
+  build "$ASAN_BUILD_DIR" -DREWIND_WERROR=ON -DREWIND_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
+  log "ctest (ASan + UBSan: unit and interop tests)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure -j "$(nproc)" --timeout 900 -L 'unit|interop'
+fi
 
 "$REPO_ROOT/scripts/fuzz.sh" "${REWIND_FUZZ_SECONDS:-30}"
 log "all tests passed"

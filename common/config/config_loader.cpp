@@ -319,11 +319,13 @@ Expected<void, std::string> validate(const Config& c, const std::map<std::string
   if (auto r = range("rtmp.max_amf_elements", c.rtmp().max_amf_elements(), 64, 1'000'000); !r) return r;
   if (auto r = range("rtmp.ping_interval_ms", c.rtmp().ping_interval_ms(), 0, 3'600'000); !r) return r;
   if (auto r = range("rtmp.idle_timeout_ms", c.rtmp().idle_timeout_ms(), 0, 86'400'000); !r) return r;
+  // Timeouts are checked once a second: a quiet client must get its ping
+  // and have a second to answer before it counts as gone.
   if (c.rtmp().idle_timeout_ms() != 0 && c.rtmp().ping_interval_ms() != 0 &&
-      c.rtmp().idle_timeout_ms() <= c.rtmp().ping_interval_ms()) {
+      c.rtmp().idle_timeout_ms() < c.rtmp().ping_interval_ms() + 2000) {
     return fail("rtmp.idle_timeout_ms", std::to_string(c.rtmp().idle_timeout_ms()),
-                "must be longer than rtmp.ping_interval_ms (" + std::to_string(c.rtmp().ping_interval_ms()) +
-                    "), or quiet clients are dropped before they are pinged");
+                "must be at least rtmp.ping_interval_ms (" + std::to_string(c.rtmp().ping_interval_ms()) +
+                    ") + 2000, or quiet clients are dropped before they can answer a ping");
   }
   if (auto r = range("publisher.idle_timeout_ms", c.publisher().idle_timeout_ms(), 0, 86'400'000); !r) return r;
   if (auto r = range("player.send_buffer_bytes", c.player().send_buffer_bytes(), 0, 1u << 30); !r) return r;

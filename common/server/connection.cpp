@@ -142,6 +142,12 @@ asio::awaitable<void> Connection::read_loop() {
       break;
     }
     co_await consume(data);
+    // Liveness: one clock reading per read, not per message.
+    last_input_ = context_.clock.now();
+    if (media_messages_ != media_seen_) {
+      media_seen_ = media_messages_;
+      last_media_ = last_input_;
+    }
   }
 }
 
@@ -628,14 +634,6 @@ void Connection::check_timeouts() {
   const auto now = context_.clock.now();
   const auto& options = context_.options;
   auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()); };
-  if (const std::uint64_t received = session_.bytes_received(); received != bytes_seen_) {
-    bytes_seen_ = received;
-    last_input_ = now;
-  }
-  if (media_messages_ != media_seen_) {
-    media_seen_ = media_messages_;
-    last_media_ = now;
-  }
   if (!connected_ && !closing_ && now - started_ > options.handshake_timeout) {
     close("no connect within " + ms(options.handshake_timeout) + " ms");
   } else if (waiting_writable_ && now - blocked_since_ > options.send_timeout) {

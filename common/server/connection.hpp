@@ -171,13 +171,12 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
 
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point blocked_since_{};
-  // Liveness, sampled by check_timeouts once a second.
-  std::uint64_t bytes_seen_ = 0;                           // session_.bytes_received() at the last look
-  std::chrono::steady_clock::time_point last_input_;       // when it last grew
+  // Liveness, noted after each read and checked once a second.
+  std::chrono::steady_clock::time_point last_input_;  // the last read
   std::chrono::steady_clock::time_point last_ping_{};
-  std::uint64_t media_messages_ = 0;                       // publishers: media received
-  std::uint64_t media_seen_ = 0;
-  std::chrono::steady_clock::time_point last_media_;
+  std::uint64_t media_messages_ = 0;                  // publishers: media received
+  std::uint64_t media_seen_ = 0;                      // media_messages_ at the last read
+  std::chrono::steady_clock::time_point last_media_;  // the last read that brought media
   bool send_buffer_limited_ = false;
   bool write_scheduled_ = false;  // in the worker's pending writes
   bool write_soon_scheduled_ = false;  // in the worker's soon writes

@@ -55,11 +55,12 @@ Expected<void, std::string> open_listener(tcp::acceptor& acceptor, const tcp::en
 // Accepting when the process is out of descriptors fails at once, every
 // time: retrying at once spins a core and writes a log line per try. Wait
 // instead, longer while it lasts (nginx waits 500 ms), and say so once per
-// pause. A descriptor held in reserve lets us accept and close the oldest
-// waiting connection during the pause, so its client learns at once that
-// it was refused instead of waiting in the backlog (libuv's trick).
+// pause. A descriptor held in reserve lets us accept and close the clients
+// waiting in the backlog at each pause, so they learn at once that they
+// were refused instead of timing out there (libuv's "EMFILE trick").
 constexpr std::chrono::milliseconds kAcceptPauseFirst{50};
 constexpr std::chrono::milliseconds kAcceptPauseMax{1000};
+constexpr int kMaxRefusedPerPause = 1024;
 
 bool out_of_descriptors(const boost::system::error_code& ec) {
   return ec == boost::system::errc::too_many_files_open || ec == boost::system::errc::too_many_files_open_in_system ||
@@ -82,11 +83,14 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, Worker& worker, Serve
         continue;
       }
       if (reserve_fd >= 0) {
+        // Every client waiting now is refused with the one descriptor freed.
         ::close(reserve_fd);
-        reserve_fd = -1;
-        boost::system::error_code ignored;
-        tcp::socket refused = acceptor.accept(ignored);  // closed as it goes out of scope
-        if (!ignored) ++refused_while_full;
+        for (int i = 0; i < kMaxRefusedPerPause; ++i) {
+          boost::system::error_code refuse_error;
+          tcp::socket refused = acceptor.accept(refuse_error);  // closed as it goes out of scope
+          if (refuse_error) break;
+          ++refused_while_full;
+        }
         reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
       }
       context.log.warn() << "accept failed: " << ec.message() << " (" << context.connections.load()

@@ -38,7 +38,10 @@ std::string indexed_stream_name(std::string_view stream, std::size_t index, std:
   if (count <= 1) return std::string(stream);
   const std::size_t query = stream.find('?');
   std::string name(stream.substr(0, query));
-  name += "-" + std::to_string(index);
+  // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict, a false
+  // positive: its bug 105329) about "-" + std::to_string(index).
+  name += '-';
+  name += std::to_string(index);
   if (query != std::string_view::npos) name += stream.substr(query);
   return name;
 }

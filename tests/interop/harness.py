@@ -22,6 +22,9 @@ import unittest
 from rtmp_client import PlayerThread
 
 SERVER_KIND = os.environ.get("REWIND_TEST_SERVER", "origin")
+# The server under test was built with ASan and UBSan: its memory use is
+# not what a user's build would use (freed memory sits in quarantine).
+SANITIZED = os.environ.get("REWIND_TEST_SANITIZED") == "1"
 HOST = "127.0.0.1"
 
 # The test stream of the issue: H.264 baseline 30 fps with a 2 s GOP, AAC.
@@ -123,9 +126,11 @@ class Server:
     kind = "?"
     is_origin = False
 
-    def __init__(self, workdir, extra_args=()):
+    def __init__(self, workdir, extra_args=(), max_files=None):
         self.workdir = workdir
         self.extra_args = list(extra_args)
+        # RLIMIT_NOFILE of the server process (None: inherited).
+        self.max_files = max_files
         self.proc = None
         self.log = None
         self.port = None
@@ -180,8 +185,13 @@ class OriginServer(Server):
             raise RuntimeError("set REWIND_ORIGIN to the rewind-origin binary (got %r)" % (binary,))
         args = [binary, "--listen", "%s:0" % HOST, "--data-dir", self.data_dir,
                 "--log-level", "debug"] + self.extra_args
+        def limit_files():
+            if self.max_files:
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_files, self.max_files))
+
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, preexec_fn=limit_files)
         # A restart (same data dir, after kill()) logs to a file of its own.
         self.starts = getattr(self, "starts", 0) + 1
         log_name = "origin.log" if self.starts == 1 else "origin-%d.log" % self.starts
@@ -253,12 +263,12 @@ class NginxServer(Server):
         return self.proc.pid
 
 
-def make_server(workdir, origin_args=()):
+def make_server(workdir, origin_args=(), max_files=None):
     if SERVER_KIND == "nginx":
         return NginxServer(workdir)
     if SERVER_KIND != "origin":
         raise RuntimeError("REWIND_TEST_SERVER must be origin or nginx, not %r" % SERVER_KIND)
-    return OriginServer(workdir, origin_args)
+    return OriginServer(workdir, origin_args, max_files)
 
 
 def origin_only(reason):
@@ -373,6 +383,13 @@ class Job(threading.Thread):
         return self.result
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time a process has used so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid):
     """Resident set size of a process, in KiB."""
     with open("/proc/%d/status" % pid) as f:
@@ -387,6 +404,7 @@ class ServerTestCase(unittest.TestCase):
     clean exit (code 0) is part of what every class checks."""
 
     origin_args = ()
+    origin_max_files = None  # RLIMIT_NOFILE for the origin
 
     @classmethod
     def setUpClass(cls):
@@ -397,7 +415,7 @@ class ServerTestCase(unittest.TestCase):
         cls.failed = False
         cls.processes = []
         cls.players = []
-        cls.server = make_server(cls.workdir, cls.origin_args)
+        cls.server = make_server(cls.workdir, cls.origin_args, cls.origin_max_files)
         try:
             cls.server.start()
             cls.setUpClients()
