@@ -327,6 +327,7 @@ Expected<void, std::string> validate(const Config& c, const std::map<std::string
                 "must be at least rtmp.ping_interval_ms (" + std::to_string(c.rtmp().ping_interval_ms()) +
                     ") + 2000, or quiet clients are dropped before they can answer a ping");
   }
+  if (auto r = range("dvr.retention_interval_s", c.dvr().retention_interval_s(), 1, 86'400); !r) return r;
   if (auto r = range("publisher.idle_timeout_ms", c.publisher().idle_timeout_ms(), 0, 86'400'000); !r) return r;
   if (auto r = range("player.send_buffer_bytes", c.player().send_buffer_bytes(), 0, 1u << 30); !r) return r;
   if (c.player().send_buffer_bytes() != 0 && c.player().send_buffer_bytes() < 4096) {

@@ -463,57 +463,132 @@ Expected<StreamInfo, StoreError> SegmentStore::append_segment(std::string_view a
   const std::string entry_key = index_key(recording, sequence);
   batch.Put(entry_key, entry.SerializeAsString());
 
-  // Retention: walk the oldest entries while dropping one still leaves the
-  // window covering max_duration_ms, or the bytes are over max_bytes.
-  if ((retention.max_duration_ms > 0 || retention.max_bytes > 0) && info.first_sequence() < sequence) {
-    const std::string lower = index_key(recording, info.first_sequence());
-    const rocksdb::Slice upper_slice(entry_key);  // the new segment is not in the DB yet, and stays
-    rocksdb::ReadOptions ro;
-    ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-    it->Seek(lower);
-    std::optional<SegmentInfo> oldest;
-    if (it->Valid()) {
-      auto parsed = parse<SegmentInfo>(it->value(), context);
-      if (!parsed) return unexpected(parsed.error());
-      oldest = std::move(*parsed);
-    }
-    const std::uint64_t first_before = info.first_sequence();
-    while (oldest && oldest->sequence() == info.first_sequence()) {
-      it->Next();
-      std::optional<SegmentInfo> following;
-      if (it->Valid()) {
-        auto parsed = parse<SegmentInfo>(it->value(), context);
-        if (!parsed) return unexpected(parsed.error());
-        following = std::move(*parsed);
-      }
-      const std::uint32_t next_start = following ? following->start_ms() : segment.start_ms();
-      const bool over_bytes = retention.max_bytes > 0 && info.total_bytes() > retention.max_bytes;
-      const bool over_duration =
-          retention.max_duration_ms > 0 && span(next_start, info.end_ms()) >= retention.max_duration_ms;
-      if (!over_bytes && !over_duration) break;
-      info.set_total_bytes(info.total_bytes() - oldest->size_bytes());
-      info.set_first_sequence(oldest->sequence() + 1);
-      info.set_start_ms(next_start);
-      oldest = std::move(following);
-    }
-    if (!it->status().ok()) return unexpected(store_error(it->status(), context));
-
-    const std::uint64_t dropped = info.first_sequence() - first_before;
-    if (dropped > kMaxPointDeletes) {
-      batch.DeleteRange(index_key(recording, first_before), index_key(recording, info.first_sequence()));
-      batch.DeleteRange(segment_key(recording, first_before), segment_key(recording, info.first_sequence()));
-    } else {
-      for (std::uint64_t seq = first_before; seq < info.first_sequence(); ++seq) {
-        batch.Delete(index_key(recording, seq));
-        batch.Delete(segment_key(recording, seq));
-      }
-    }
+  // Retention: the new segment is not in the DB yet, and stays.
+  if (auto trimmed = trim_locked(info, retention, segment.start_ms(), entry_key, batch, context); !trimmed) {
+    return unexpected(trimmed.error());
   }
   batch.Put(key, info.SerializeAsString());
 
   if (auto ok = write(batch, context); !ok) return unexpected(ok.error());
   return info;
+}
+
+Expected<std::uint64_t, StoreError> SegmentStore::trim_locked(StreamInfo& info, const Retention& retention,
+                                                          std::uint32_t newest_start, const std::string& upper_key,
+                                                          rocksdb::WriteBatch& batch, std::string_view context) {
+  // Walk the oldest entries while dropping one still leaves the window
+  // covering max_duration_ms, or the bytes are over max_bytes. Entries at
+  // or past upper_key (the newest segment) are never dropped.
+  const std::uint64_t recording = info.recording_id();
+  const std::uint64_t newest = info.next_sequence() - 1;
+  if ((retention.max_duration_ms == 0 && retention.max_bytes == 0) || info.first_sequence() >= newest) return 0;
+  const std::string lower = index_key(recording, info.first_sequence());
+  const rocksdb::Slice upper_slice(upper_key);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  it->Seek(lower);
+  std::optional<SegmentInfo> oldest;
+  if (it->Valid()) {
+    auto parsed = parse<SegmentInfo>(it->value(), context);
+    if (!parsed) return unexpected(parsed.error());
+    oldest = std::move(*parsed);
+  }
+  const std::uint64_t first_before = info.first_sequence();
+  std::uint64_t freed = 0;
+  while (oldest && oldest->sequence() == info.first_sequence()) {
+    it->Next();
+    std::optional<SegmentInfo> following;
+    if (it->Valid()) {
+      auto parsed = parse<SegmentInfo>(it->value(), context);
+      if (!parsed) return unexpected(parsed.error());
+      following = std::move(*parsed);
+    }
+    const std::uint32_t next_start = following ? following->start_ms() : newest_start;
+    const bool over_bytes = retention.max_bytes > 0 && info.total_bytes() > retention.max_bytes;
+    const bool over_duration =
+        retention.max_duration_ms > 0 && span(next_start, info.end_ms()) >= retention.max_duration_ms;
+    if (!over_bytes && !over_duration) break;
+    info.set_total_bytes(info.total_bytes() - oldest->size_bytes());
+    freed += oldest->size_bytes();
+    info.set_first_sequence(oldest->sequence() + 1);
+    info.set_start_ms(next_start);
+    oldest = std::move(following);
+  }
+  if (!it->status().ok()) return unexpected(store_error(it->status(), context));
+
+  const std::uint64_t dropped = info.first_sequence() - first_before;
+  if (dropped > kMaxPointDeletes) {
+    batch.DeleteRange(index_key(recording, first_before), index_key(recording, info.first_sequence()));
+    batch.DeleteRange(segment_key(recording, first_before), segment_key(recording, info.first_sequence()));
+  } else {
+    for (std::uint64_t seq = first_before; seq < info.first_sequence(); ++seq) {
+      batch.Delete(index_key(recording, seq));
+      batch.Delete(segment_key(recording, seq));
+    }
+  }
+  return freed;
+}
+
+Expected<TrimResult, StoreError> SegmentStore::apply_retention(std::string_view app, std::string_view name,
+                                                               const Retention& retention) {
+  const std::string context = describe_stream("apply_retention", app, name);
+  if (auto ok = writable(context); !ok) return unexpected(ok.error());
+  std::lock_guard lock(write_mutex_);
+  const std::string key = stream_key(app, name);
+  auto existing = get_stream(key, nullptr);
+  if (!existing) return unexpected(existing.error());
+  TrimResult result;
+  if (!*existing || (*existing)->next_sequence() == 0) return result;
+  StreamInfo info = std::move(**existing);
+  const std::uint64_t first_before = info.first_sequence();
+  // The newest stored segment bounds the walk: it is never deleted.
+  const std::uint64_t newest = info.next_sequence() - 1;
+  std::uint32_t newest_start = info.end_ms();
+  {
+    rocksdb::PinnableSlice value;
+    const rocksdb::Status st =
+        db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), index_key(info.recording_id(), newest), &value);
+    if (st.ok()) {
+      auto parsed = parse<SegmentInfo>(value, context);
+      if (!parsed) return unexpected(parsed.error());
+      newest_start = parsed->start_ms();
+    } else if (!st.IsNotFound()) {
+      return unexpected(store_error(st, context));
+    }
+  }
+  rocksdb::WriteBatch batch;
+  auto freed = trim_locked(info, retention, newest_start, index_key(info.recording_id(), newest), batch, context);
+  if (!freed) return unexpected(freed.error());
+  result.segments = info.first_sequence() - first_before;
+  result.bytes = *freed;
+  if (result.segments == 0) return result;
+  batch.Put(key, info.SerializeAsString());
+  if (auto ok = write(batch, context); !ok) return unexpected(ok.error());
+  return result;
+}
+
+Expected<TrimResult, StoreError> SegmentStore::delete_stream(std::string_view app, std::string_view name) {
+  const std::string context = describe_stream("delete_stream", app, name);
+  if (auto ok = writable(context); !ok) return unexpected(ok.error());
+  std::lock_guard lock(write_mutex_);
+  const std::string key = stream_key(app, name);
+  auto existing = get_stream(key, nullptr);
+  if (!existing) return unexpected(existing.error());
+  TrimResult result;
+  if (!*existing) return result;
+  if ((*existing)->live()) {
+    return unexpected(error(StoreError::Code::InvalidArgument, context + ": the stream is being recorded"));
+  }
+  const std::uint64_t recording = (*existing)->recording_id();
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(index_key(recording, 0), index_key(recording + 1, 0));
+  batch.DeleteRange(segment_key(recording, 0), segment_key(recording + 1, 0));
+  batch.Delete(key);
+  result.segments = (*existing)->next_sequence() - (*existing)->first_sequence();
+  result.bytes = (*existing)->total_bytes();
+  if (auto ok = write(batch, context); !ok) return unexpected(ok.error());
+  return result;
 }
 
 Expected<StreamInfo, StoreError> SegmentStore::end_recording(std::string_view app, std::string_view name,

@@ -77,6 +77,12 @@ struct Retention {
   std::uint64_t max_bytes = 0;
 };
 
+// What a retention pass or a deletion removed.
+struct TrimResult {
+  std::uint64_t segments = 0;
+  std::uint64_t bytes = 0;
+};
+
 struct StoreOptions {
   // RocksDB's block cache (index entries, stream states and recently
   // read segments; the OS page cache holds the rest).
@@ -158,6 +164,17 @@ class SegmentStore {
   Expected<StreamInfo, StoreError> append_segment(std::string_view app, std::string_view name,
                                                   const Segment& segment, const Retention& retention);
 
+  // Applies retention to a stream whether it is being recorded or not: a
+  // finished recording is trimmed to its application's window and byte cap
+  // too (append_segment applies it while recording). The newest segment
+  // stays. Nothing to do for an unknown stream.
+  Expected<TrimResult, StoreError> apply_retention(std::string_view app, std::string_view name,
+                                                   const Retention& retention);
+  // Deletes a stream that is not being recorded, segments and index
+  // (InvalidArgument while it is live): the store's byte cap removes whole
+  // finished recordings, oldest first.
+  Expected<TrimResult, StoreError> delete_stream(std::string_view app, std::string_view name);
+
   // The publish ended: live = false, last_update_wall_ms = wall_ms. (Flush
   // the Segmenter and append its last segment first.)
   Expected<StreamInfo, StoreError> end_recording(std::string_view app, std::string_view name,
@@ -208,6 +225,13 @@ class SegmentStore {
   // when there is none.
   Expected<bool, StoreError> get_segment(std::string_view app, std::string_view name, std::uint64_t sequence,
                                          rocksdb::PinnableSlice& value) const;
+  // Drops the stream's oldest segments that retention allows dropping,
+  // below `upper_key` (the newest segment's index key), updating `info`
+  // and adding the deletes to `batch`; returns the bytes freed. Called with
+  // write_mutex_ held.
+  Expected<std::uint64_t, StoreError> trim_locked(StreamInfo& info, const Retention& retention,
+                                                  std::uint32_t newest_start, const std::string& upper_key,
+                                                  rocksdb::WriteBatch& batch, std::string_view context);
   // Writes a batch, or refuses while RocksDB has not recovered from an
   // earlier failed write. Called with write_mutex_ held.
   Expected<void, StoreError> write(rocksdb::WriteBatch& batch, std::string_view context);

@@ -40,10 +40,43 @@ boost::asio::awaitable<DvrAccess::Result<dvr::StreamInfo>> DvrAccess::begin_reco
   co_return co_await run(true, op);
 }
 
+void DvrAccess::start_retention(dvr::RetentionFor retention_for, std::uint64_t store_max_bytes,
+                                std::chrono::milliseconds interval, const Logger& log) {
+  boost::asio::post(writer_io_, [this, retention_for = std::move(retention_for), store_max_bytes, interval, &log] {
+    retention_ = RetentionSchedule{retention_for, store_max_bytes, interval, &log};
+    run_retention_pass();
+  });
+}
+
+void DvrAccess::run_retention_pass() {
+  const Logger& log = *retention_.log;
+  auto pass = dvr::run_retention(*store_, retention_.retention_for, retention_.store_max_bytes);
+  if (!pass) {
+    log.warn() << "dvr: retention pass failed: " << pass.error().describe();
+  } else {
+    for (const auto& change : pass->changes) {
+      using Why = dvr::RetentionPass::Change::Why;
+      const char* why = change.why == Why::Window            ? "beyond its window or byte cap"
+                        : change.why == Why::StoreCap        ? "the store is over dvr.store_max_bytes"
+                                                             : "the store is over dvr.store_max_bytes (whole recording)";
+      log.info() << "dvr: deleted " << change.removed.segments << " segments (" << change.removed.bytes
+                 << " bytes) of app=" << log_field(change.app) << " stream=" << log_field(change.name) << ": " << why;
+    }
+    log.debug() << "dvr: retention pass done, " << pass->store_bytes << " bytes recorded";
+  }
+  if (retention_.interval.count() <= 0 || stopped_) return;
+  retention_timer_.expires_after(retention_.interval);
+  retention_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec && !stopped_) run_retention_pass();
+  });
+}
+
 void DvrAccess::stop() {
   if (stopped_) return;
+  // Queued writes (recorders' last segments) run before the thread ends;
+  // the next retention pass does not.
+  boost::asio::post(writer_io_, [this] { retention_timer_.cancel(); });
   stopped_ = true;
-  // Queued writes (recorders' last segments) run before the thread ends.
   writer_work_.reset();
   writer_thread_.join();
   readers_.join();

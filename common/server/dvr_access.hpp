@@ -7,13 +7,18 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <thread>
 #include <type_traits>
 
+#include "common/base/log.hpp"
+#include "common/dvr/retention.hpp"
 #include "common/dvr/segment_store.hpp"
 #include "common/media/stream_hub.hpp"
 
@@ -50,6 +55,12 @@ class DvrAccess {
   boost::asio::awaitable<Result<dvr::StreamInfo>> begin_recording(const std::string& app, const std::string& name,
                                                                   dvr::RecordMode mode, std::int64_t wall_ms);
 
+  // Runs dvr::run_retention on the writer thread now and every `interval`
+  // (between the recorders' writes, never beside them), logging what it
+  // removed. Stops with stop().
+  void start_retention(dvr::RetentionFor retention_for, std::uint64_t store_max_bytes,
+                       std::chrono::milliseconds interval, const Logger& log);
+
   // Finishes queued writes and stops the threads.
   void stop();
 
@@ -79,13 +90,24 @@ class DvrAccess {
     co_return std::move(*result);
   }
 
+  void run_retention_pass();
+
   std::unique_ptr<dvr::SegmentStore> store_;
   boost::asio::thread_pool readers_;
   boost::asio::io_context writer_io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> writer_work_;
   WriterExecutor writer_executor_{writer_io_};
   std::thread writer_thread_;
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};  // read by the writer thread too
+  // Retention passes (writer thread only).
+  struct RetentionSchedule {
+    dvr::RetentionFor retention_for;
+    std::uint64_t store_max_bytes = 0;
+    std::chrono::milliseconds interval{0};
+    const Logger* log = nullptr;
+  };
+  RetentionSchedule retention_;
+  boost::asio::steady_timer retention_timer_{writer_io_};
 };
 
 }  // namespace rw::server

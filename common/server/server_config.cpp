@@ -68,6 +68,14 @@ media::HubOptions hub_options(const config::Config& c) {
   return o;
 }
 
+dvr::Retention retention_of(const ServerOptions& options, std::string_view app) {
+  const AppSettings* settings = &options.default_app;
+  for (const auto& a : options.apps) {
+    if (a.name == app) settings = &a;
+  }
+  return dvr::Retention{settings->dvr.window_ms, settings->dvr.max_bytes};
+}
+
 void log_events(EventBus& bus, Logger& log) {
   bus.subscribe([&log](const ServerEvent& e) {
     // Commands are many and the client chooses them: the connection logs
