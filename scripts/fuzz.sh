@@ -13,11 +13,12 @@ fi
 cmake --build "$fuzz_dir" -j "$(nproc)"
 artifacts="$REPO_ROOT/tests/fuzz/artifacts"
 mkdir -p "$artifacts"
-for target in fuzz_amf0 fuzz_amf3 fuzz_handshake fuzz_chunk_decoder fuzz_flv_reader; do
+for target in fuzz_amf0 fuzz_amf3 fuzz_handshake fuzz_chunk_decoder fuzz_flv_reader fuzz_server_session \
+              fuzz_client_session; do
   log "fuzzing $target for ${seconds}s"
   work=$(mktemp -d)
   "$fuzz_dir/tests/fuzz/$target" -max_total_time="$seconds" -print_final_stats=1 \
-    -artifact_prefix="$artifacts/$target-" "$work" "$REPO_ROOT/tests/fuzz/corpus/$target" \
+    -max_len=16384 -artifact_prefix="$artifacts/$target-" "$work" "$REPO_ROOT/tests/fuzz/corpus/$target" \
     2>"$work.log" || { tail -50 "$work.log"; log "$target FAILED"; exit 1; }
   grep -E 'stat::number_of_executed_units|cov:' "$work.log" | tail -2 >&2 || true
   rm -rf "$work" "$work.log"

@@ -98,8 +98,10 @@ FileReader::FeedResult FileReader::feed(ByteView in, std::vector<Tag>& out) {
         }
         tag_.type = static_cast<TagType>(type);
         tag_.timestamp = timestamp;
+        // Grown as the body arrives (doubling, never past its declared
+        // size): a header claiming a large tag costs nothing until the
+        // bytes come.
         tag_.body.clear();
-        tag_.body.reserve(size);  // bounded by max_tag_size_
         body_size_ = size;
         state_ = State::TagBody;
         break;
@@ -107,6 +109,9 @@ FileReader::FeedResult FileReader::feed(ByteView in, std::vector<Tag>& out) {
 
       case State::TagBody: {
         const std::size_t n = std::min(body_size_ - tag_.body.size(), in.size() - pos);
+        if (tag_.body.size() + n > tag_.body.capacity()) {
+          tag_.body.reserve(std::min(body_size_, std::max(tag_.body.size() + n, 2 * tag_.body.capacity())));
+        }
         tag_.body.insert(tag_.body.end(), in.begin() + static_cast<std::ptrdiff_t>(pos),
                          in.begin() + static_cast<std::ptrdiff_t>(pos + n));
         pos += n;

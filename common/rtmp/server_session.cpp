@@ -66,6 +66,19 @@ ServerSession::ServerSession(SessionOptions options)
 
 ServerSession::FeedResult ServerSession::feed(ByteView in, std::vector<SessionEvent>& events) {
   FeedResult result;
+  if (error_) {
+    result.error = error_;
+    return result;
+  }
+  result = feed_some(in, events);
+  // An error is the end: the caller flushes the reply and closes, and
+  // nothing after it is read.
+  if (result.error && result.error->kind != SessionErrorKind::Rejected) error_ = result.error;
+  return result;
+}
+
+ServerSession::FeedResult ServerSession::feed_some(ByteView in, std::vector<SessionEvent>& events) {
+  FeedResult result;
   if (state_ == State::Rejected) {
     result.error = SessionError{SessionErrorKind::Rejected, "connection was rejected"};
     return result;

@@ -188,8 +188,9 @@ class ServerSession {
     std::optional<SessionError> error;  // set: flush the output, then close
   };
   // Consumes handshake and chunk bytes, appending events. Stops at the first
-  // error, or after max_messages_per_feed messages: then `consumed` is less
-  // than the input and the caller feeds the rest after handling the events.
+  // error (every later call returns it again), or after
+  // max_messages_per_feed messages: then `consumed` is less than the input
+  // and the caller feeds the rest after handling the events.
   FeedResult feed(ByteView in, std::vector<SessionEvent>& events);
 
   // The application accepted a publish: from now on the client may send
@@ -248,6 +249,7 @@ class ServerSession {
  private:
   enum class State { Handshake, AwaitingConnect, ConnectPending, Connected, Rejected };
 
+  FeedResult feed_some(ByteView in, std::vector<SessionEvent>& events);
   std::optional<SessionError> handle_message(Message&& message, std::vector<SessionEvent>& events);
   std::optional<SessionError> handle_command(Message&& message, std::vector<SessionEvent>& events);
   std::optional<SessionError> handle_control(const Message& message, std::vector<SessionEvent>& events);
@@ -268,6 +270,7 @@ class ServerSession {
   std::uint32_t next_stream_id_ = 1;
   std::uint32_t peer_window_ = 0;      // the client's Window Ack Size; 0 = never acknowledge
   std::uint64_t last_ack_sent_at_ = 0; // bytes_received() when we last acknowledged
+  std::optional<SessionError> error_;  // sticky once set
 };
 
 }  // namespace rw::rtmp

@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "common/amf/codec.hpp"
+#include "tests/fuzz/alloc_budget.hpp"
 
 namespace {
 
@@ -31,9 +32,16 @@ rw::Bytes encode_all(const std::vector<rw::amf::Value>& values) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace rw::amf;
   Limits limits;
-  limits.max_elements = 20'000;
-  limits.max_total_bytes = 4u << 20;
+  limits.max_elements = 4000;
+  limits.max_total_bytes = 256u << 10;
+  // What decoding may hold: each input byte may become a value (a
+  // property at most, in a vector that grows by doubling), and references
+  // may copy up to the element and byte budgets. A decoder that reserves
+  // declared counts, nested, goes far over.
+  const rw::fuzz::AllocBudget budget;
   auto first = decode_amf0_all(rw::ByteView(data, size), limits);
+  budget.check(2 * sizeof(Property) * (size + limits.max_elements) + 2 * limits.max_total_bytes + (64u << 10),
+               "fuzz_amf0: decoding");
   if (!first) return 0;
 
   // Normalising may add key bytes: dense items of an AMF3 array become the

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "common/amf/codec.hpp"
+#include "tests/fuzz/alloc_budget.hpp"
 
 namespace {
 
@@ -23,10 +24,15 @@ void check(bool ok, const char* what) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace rw::amf;
   Limits limits;
-  limits.max_elements = 20'000;
-  limits.max_total_bytes = 4u << 20;
+  limits.max_elements = 4000;
+  limits.max_total_bytes = 256u << 10;
   std::size_t consumed = 0;
+  // As in fuzz_amf0: a value per input byte at most, and what references
+  // may copy within the budgets (AMF3 traits tables hold names too).
+  const rw::fuzz::AllocBudget budget;
   auto first = decode_amf3(rw::ByteView(data, size), consumed, limits);
+  budget.check(2 * sizeof(Property) * (size + limits.max_elements) + 2 * limits.max_total_bytes + (64u << 10),
+               "fuzz_amf3: decoding");
   if (!first) return 0;
   check(consumed <= size, "consumed more than the input");
 

@@ -12,6 +12,7 @@
 
 #include "common/rtmp/chunk_decoder.hpp"
 #include "common/rtmp/chunk_encoder.hpp"
+#include "tests/fuzz/alloc_budget.hpp"
 
 namespace {
 
@@ -76,7 +77,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t piece = data[0] == 0 ? 1 : data[0];
   const ByteView input(data + 1, size - 1);
 
+  // Payload is kept as it arrives, never reserved from a declared length:
+  // what decoding holds is about the input, plus a first buffer per chunk
+  // stream.
+  const rw::fuzz::AllocBudget budget;
   const Decoded whole = decode(input, input.size() + 1);
+  budget.check(4 * size + small_limits().max_chunk_streams * 8192 + (64u << 10), "fuzz_chunk_decoder: decoding");
   const Decoded pieces = decode(input, piece);
   check(same(whole.messages, pieces.messages));
   check(whole.error == pieces.error);

@@ -15,6 +15,7 @@
 #include "common/flv/file_reader.hpp"
 #include "common/flv/file_writer.hpp"
 #include "common/flv/tag.hpp"
+#include "tests/fuzz/alloc_budget.hpp"
 
 namespace {
 
@@ -137,7 +138,11 @@ void check_writer(const std::vector<Tag>& tags) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const ByteView input(data, size);
+  // A tag's body is read as it comes: what the reader holds is about the
+  // input, plus the tags' own bookkeeping.
+  const rw::fuzz::AllocBudget budget;
   const ReadResult whole = read_pieces(input, size);
+  budget.check(8 * size + (64u << 10), "fuzz_flv_reader: reading");
   inspect_bodies(whole.tags);
 
   // The same bytes in other splits: a few fixed piece sizes, and one byte

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/rtmp/handshake.hpp"
+#include "tests/fuzz/alloc_budget.hpp"
 
 namespace {
 
@@ -96,7 +97,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t step = size > 0 ? data[size - 1] % 97 + 1 : 1;
   const std::size_t cut = size > 1 ? (data[size - 2] * 31u + size) % (size + 1) : 0;
 
+  // A handshake is fixed-size: whatever the bytes, it holds a few blocks.
+  const rw::fuzz::AllocBudget budget;
   const Result server = run_server(input, {});
+  budget.check(64u << 10, "fuzz_handshake: a server handshake");
   check(run_server(input, every(step, size)) == server);
   check(run_server(input, {cut}) == server);
 
