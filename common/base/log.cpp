@@ -1,6 +1,9 @@
 #include "common/base/log.hpp"
 
+#include <poll.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <chrono>
@@ -131,9 +134,32 @@ LogWriter::~LogWriter() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    stop_deadline_ = std::chrono::steady_clock::now() + kStopGrace;
   }
   wake_.notify_one();
   thread_.join();
+}
+
+bool LogWriter::write_out(std::string_view text) {
+  // Waits for the descriptor rather than blocking in write(): while
+  // stopping, a reader that has stalled for good must not hold the
+  // process's exit forever.
+  const char* p = text.data();
+  std::size_t left = text.size();
+  while (left > 0) {
+    pollfd ready{fd_, POLLOUT, 0};
+    if (::poll(&ready, 1, 100) <= 0) {
+      std::lock_guard lock(mutex_);
+      if (stopping_ && std::chrono::steady_clock::now() > stop_deadline_) return false;
+      continue;
+    }
+    const ssize_t n = ::write(fd_, p, left);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) return false;
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return true;
 }
 
 Logger::Sink LogWriter::sink() {
@@ -169,14 +195,16 @@ void LogWriter::run() {
     queued_bytes_ = 0;
     const std::uint64_t dropped = std::exchange(dropped_, 0);
     lock.unlock();
+    bool ok = true;
     if (dropped > 0) {
-      write_all(fd_, Logger::format_line(LogLevel::Warn, "log: " + std::to_string(dropped) +
-                                                             " lines dropped (the log output was not keeping up)"));
+      ok = write_out(Logger::format_line(LogLevel::Warn, "log: " + std::to_string(dropped) +
+                                                            " lines dropped (the log output was not keeping up)"));
     }
     std::string joined;
     for (const auto& line : batch) joined += line;
-    write_all(fd_, joined);
+    if (ok) ok = write_out(joined);
     lock.lock();
+    if (!ok) return;  // stopping, and the reader is gone
   }
 }
 

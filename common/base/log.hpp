@@ -116,6 +116,7 @@ class LogRateLimit {
 // queued without blocking; when more than max_queued_bytes wait (the reader
 // of stderr has stalled), new lines are dropped and counted, and the count
 // is written once the queue has room again. Lines are written in order.
+// Destruction writes what is queued, giving a stalled reader kStopGrace.
 class LogWriter {
  public:
   explicit LogWriter(int fd, std::size_t max_queued_bytes = 4u << 20);
@@ -128,8 +129,13 @@ class LogWriter {
   void write(std::string line);
   std::uint64_t dropped() const;
 
+  static constexpr std::chrono::seconds kStopGrace{2};
+
  private:
   void run();
+  // Writes all of text; false when stopping and the descriptor stayed full
+  // past the grace period, or on an error.
+  bool write_out(std::string_view text);
 
   const int fd_;
   const std::size_t max_queued_bytes_;
@@ -140,6 +146,7 @@ class LogWriter {
   std::uint64_t dropped_ = 0;           // since the last report
   std::uint64_t dropped_total_ = 0;
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point stop_deadline_{};
   std::thread thread_;
 };
 
