@@ -1,4 +1,4 @@
-// AMF0 (PROTOCOL.md section 3, Adobe's AMF0 specification).
+// AMF0 (docs/protocol.md, "AMF"; Adobe's AMF0 specification).
 //
 // AMF3 reference tables and the 0x11 switch: one AMF0 body keeps ONE set of
 // AMF3 tables (strings, objects, traits) for all its 0x11-switched values,

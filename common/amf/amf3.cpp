@@ -1,4 +1,4 @@
-// AMF3 (PROTOCOL.md section 3, Adobe's AMF3 specification, January 2013).
+// AMF3 (docs/protocol.md, "AMF"; Adobe's AMF3 specification, January 2013).
 //
 // Three reference tables: strings (every non-empty inline string: values,
 // keys, class names), objects (arrays, objects, dates, XML, byte arrays,

@@ -1,4 +1,4 @@
-// AMF0 and AMF3 encoders and decoders (PROTOCOL.md section 3).
+// AMF0 and AMF3 encoders and decoders (docs/protocol.md, "AMF").
 //
 // Decoders work on one complete message body (RTMP delivers whole
 // messages), never throw, and return a typed error for anything malformed or

@@ -1,4 +1,4 @@
-// One value model for AMF0 and AMF3 (PROTOCOL.md section 3).
+// One value model for AMF0 and AMF3 (docs/protocol.md, "AMF").
 //
 // Values have value semantics. Decoders resolve references by copying the
 // referenced value (bounded by the element budget in Limits, so a chain of

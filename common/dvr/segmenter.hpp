@@ -2,7 +2,7 @@
 // store (SRS splits its DvrPlan from its DvrSegmenter the same way). Pure:
 // no I/O, no clock, no threads; the caller passes the wall time along.
 //
-// The cut rule (DESIGN.md, "DVR store") is a pure function of timestamps,
+// The cut rule (docs/dvr.md, "How it is stored") is a pure function of timestamps,
 // so that two origins fed the same stream cut the same segments:
 //   - a segment starts at a video keyframe;
 //   - the segment that starts at S ends before the first keyframe at or

@@ -1,4 +1,4 @@
-// FLV tags and the media headers inside them (PROTOCOL.md section 9).
+// FLV tags and the media headers inside them (docs/protocol.md, "FLV").
 // RTMP audio/video/data message bodies are FLV tag bodies, so the same
 // parsing serves live streams, recordings and FLV files.
 #pragma once

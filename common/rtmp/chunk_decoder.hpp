@@ -1,4 +1,4 @@
-// Reassembles RTMP messages from the chunk stream (PROTOCOL.md section 2).
+// Reassembles RTMP messages from the chunk stream (docs/protocol.md, "Chunk stream").
 //
 // Sans-I/O: feed() takes whatever bytes arrived and returns how many it
 // consumed; messages are appended to the caller's vector as they complete.

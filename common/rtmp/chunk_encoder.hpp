@@ -1,4 +1,4 @@
-// Splits messages into chunks (PROTOCOL.md section 2).
+// Splits messages into chunks (docs/protocol.md, "Chunk stream").
 #pragma once
 
 #include <cstdint>

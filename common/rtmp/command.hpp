@@ -1,5 +1,5 @@
 // NetConnection/NetStream commands and data messages as AMF values
-// (PROTOCOL.md sections 4 and 5), shared by the server session, the
+// (docs/protocol.md, "NetConnection" and "NetStream"), shared by the server session, the
 // upstream client and the load tool.
 #pragma once
 

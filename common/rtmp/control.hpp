@@ -1,4 +1,4 @@
-// Protocol control messages and user control events (PROTOCOL.md section 2):
+// Protocol control messages and user control events (docs/protocol.md, "Chunk stream"):
 // builders that return a ready Message and a parser for user control bodies.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The RTMP handshake, simple and complex (PROTOCOL.md section 1).
+// The RTMP handshake, simple and complex (docs/protocol.md, "Handshake").
 //
 // Sans-I/O: feed() consumes bytes from the peer and take_output() returns
 // bytes to send. Randomness comes from the caller so tests are repeatable.

@@ -1,6 +1,7 @@
 // Checks the handshake against digests computed here, independently of
-// handshake.cpp: own key constants, own offset arithmetic (written out as in
-// PROTOCOL.md's table) and OpenSSL's one-shot HMAC() instead of EVP_MAC.
+// handshake.cpp: own key constants, own offset arithmetic (as
+// docs/protocol.md, "Handshake" describes it) and OpenSSL's one-shot HMAC()
+// instead of EVP_MAC.
 #include "common/rtmp/handshake.hpp"
 
 #include <gtest/gtest.h>
@@ -45,8 +46,8 @@ Bytes hmac_sha256(ByteView key, ByteView data) {
 
 enum class Layout { A, B };
 
-// PROTOCOL.md: A = (b[8]+b[9]+b[10]+b[11]) % 728 + 12,
-//              B = (b[772]+b[773]+b[774]+b[775]) % 728 + 776.
+// Digest offsets: layout A (b[8]+b[9]+b[10]+b[11]) % 728 + 12,
+// layout B (b[772]+b[773]+b[774]+b[775]) % 728 + 776.
 std::size_t digest_pos(ByteView b, Layout layout) {
   if (layout == Layout::A) return (b[8] + b[9] + b[10] + b[11]) % 728u + 12;
   return (b[772] + b[773] + b[774] + b[775]) % 728u + 776;

@@ -1,5 +1,5 @@
 // RTMP messages as the chunk layer delivers and accepts them
-// (PROTOCOL.md section 2).
+// (docs/protocol.md, "Chunk stream").
 #pragma once
 
 #include <cstdint>

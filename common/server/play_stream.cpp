@@ -506,7 +506,7 @@ void PlayStream::complete() {
   ++generation_;
   auto& session = connection_.session();
   session.send_user_control(rtmp::UserControlEvent::StreamEof, stream_id_);
-  // Play.Complete is a data message, not an onStatus (PROTOCOL.md 5).
+  // Play.Complete is a data message, not an onStatus (docs/protocol.md, "NetStream").
   amf::Object status = rtmp::status_object("status", "NetStream.Play.Complete", "");
   status.set("duration", static_cast<double>(last_timestamp_) / 1000.0);
   status.set("bytes", static_cast<double>(bytes_sent_));

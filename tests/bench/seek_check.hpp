@@ -48,7 +48,7 @@ struct MediaClass {
 // type: the RTMP message type (8 audio, 9 video; anything else is Other).
 MediaClass classify_media(std::uint8_t type, ByteView payload);
 
-// What can be wrong with what a seek delivers (PROTOCOL.md 5: after
+// What can be wrong with what a seek delivers (docs/protocol.md, "NetStream": after
 // Seek.Notify, the sequence headers, then frames from the keyframe at or
 // before the target). Each is counted at most once per seek.
 enum class SeekViolation {

@@ -1,6 +1,6 @@
 """Self-tests of the test tools (no server): the FLV checks must reject
 what they are meant to reject, and the raw client must parse chunk streams
-the way PROTOCOL.md describes, however the bytes are split."""
+the way docs/protocol.md describes, however the bytes are split."""
 
 import struct
 import unittest
