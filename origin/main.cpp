@@ -68,6 +68,9 @@ int main(int argc, char** argv) {
   // A player that disconnects while we write must not kill the process.
   ::signal(SIGPIPE, SIG_IGN);
 
+  // Before the DVR threads: their retention passes read it until dvr stops.
+  const rw::server::ServerOptions options = rw::server::server_options(config);
+
   // The DVR store: recordings of every application live here.
   rw::dvr::StoreOptions store_options;
   store_options.log = &log;
@@ -79,10 +82,9 @@ int main(int argc, char** argv) {
   }
   rw::server::DvrAccess dvr(std::move(*store), 2);
 
-  const rw::server::ServerOptions options = rw::server::server_options(config);
   rw::media::StreamRegistry streams(rw::server::hub_options(config));
   rw::server::EventBus events;
-  rw::server::log_events(events, log);
+  rw::server::log_events(events, log, clock);
   rw::server::ServerContext context(options, log, clock, streams, events);
   context.dvr = &dvr;
   // Retention over every recording (finished ones too) and the store's cap.

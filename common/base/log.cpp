@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 
 #include <algorithm>
 #include <chrono>
@@ -143,7 +144,9 @@ LogWriter::~LogWriter() {
 bool LogWriter::write_out(std::string_view text) {
   // Waits for the descriptor rather than blocking in write(): while
   // stopping, a reader that has stalled for good must not hold the
-  // process's exit forever.
+  // process's exit forever. stderr stays a blocking descriptor (other
+  // processes share it), so each write is at most PIPE_BUF bytes: once poll
+  // says a pipe is writable, that much goes in without blocking.
   const char* p = text.data();
   std::size_t left = text.size();
   while (left > 0) {
@@ -153,7 +156,7 @@ bool LogWriter::write_out(std::string_view text) {
       if (stopping_ && std::chrono::steady_clock::now() > stop_deadline_) return false;
       continue;
     }
-    const ssize_t n = ::write(fd_, p, left);
+    const ssize_t n = ::write(fd_, p, std::min<std::size_t>(left, PIPE_BUF));
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n <= 0) return false;
     p += n;

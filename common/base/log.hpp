@@ -103,6 +103,8 @@ class LogRateLimit {
   // True when a line may be written now; `suppressed` is then the number of
   // lines refused since the last one allowed.
   bool allow(std::chrono::steady_clock::time_point now, std::uint64_t& suppressed);
+  // Lines refused since the last one allowed.
+  std::uint64_t suppressed() const { return suppressed_; }
 
  private:
   const unsigned burst_;

@@ -25,9 +25,10 @@ void LiveFeed::append(std::uint64_t sequence, const FramePtr& frame) {
 }
 
 std::uint64_t LiveFeed::held_cost(const Entry& e) {
-  // The entry, its chunked buffer's allocation, and the frame it shares
-  // with the hub (counted here too: the feed keeps it alive).
-  return sizeof(Entry) + e.bytes.size() + memory_cost(*e.frame);
+  // The entry and its chunked bytes, the feed's own; the frame's payload
+  // is the hub's (its GOP cache, the publisher) as much as the feed's,
+  // so only the frame's bookkeeping is counted here.
+  return sizeof(Entry) + e.bytes.size() + kFrameOverheadBytes;
 }
 
 bool LiveFeed::resume_point(const Entry& e) const {

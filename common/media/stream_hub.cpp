@@ -56,6 +56,10 @@ class StreamHub::Fanout {
         --readers_;
       }
     }
+    // Nobody reads the feed now, so nothing is appended to it: a reader
+    // joining later must start a fresh one, not find old frames with a gap
+    // after them.
+    if (readers_ == 0) feed_.reset();
   }
 
   void deliver(const Event& event) {

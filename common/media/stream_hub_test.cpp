@@ -126,6 +126,32 @@ TEST(StreamHub, FramesReachSubscribersThroughTheirExecutorOncePerThread) {
   EXPECT_EQ(hub.subscriber_count(), 3u);
 }
 
+TEST(StreamHub, AFeedNobodyReadsIsNotHandedToTheNextReader) {
+  // The only feed reader on a thread switches to callbacks (it filters
+  // audio): the feed stops growing. A player joining later must get a
+  // fresh feed, not the old frames followed by a gap.
+  StreamHub hub("live", "test", {});
+  ManualExecutor thread;
+  Recorder first, second;
+  ASSERT_TRUE(hub.start_publish());
+  FeedOptions feed;
+  StartState s1 = hub.subscribe(first, thread, &feed);
+  ASSERT_TRUE(s1.feed);
+  hub.publish(video(0, true));
+  thread.run();
+  ASSERT_EQ(s1.feed->end() - s1.feed->begin(), 1u);
+  hub.stop_reading_feed(first, thread);
+  hub.publish(video(33, false));
+  hub.publish(video(66, false));
+  thread.run();
+  StartState s2 = hub.subscribe(second, thread, &feed);
+  ASSERT_TRUE(s2.feed);
+  EXPECT_NE(s2.feed, s1.feed);
+  EXPECT_FALSE(s2.feed->find(s2.gop.front())) << "the new reader would start at the keyframe, then jump";
+  hub.unsubscribe(first, thread);
+  hub.unsubscribe(second, thread);
+}
+
 TEST(StreamHub, JoinSnapshotAndQueuedEventsNeverOverlap) {
   StreamHub hub("live", "test", {});
   ManualExecutor exec;

@@ -49,6 +49,13 @@ const char* to_string(ChunkError e) {
 
 ChunkDecoder::ChunkDecoder(ChunkDecoderLimits limits) : limits_(limits) {}
 
+void ChunkDecoder::set_limits(const ChunkDecoderLimits& limits) {
+  limits_ = limits;
+  for (const auto& [csid, cs] : streams_) {
+    if (cs.assembling && cs.header.length > limits_.max_message_size && !error_) error_ = ChunkError::MessageTooLarge;
+  }
+}
+
 ChunkDecoder::ChunkStream* ChunkDecoder::find_stream(std::uint32_t csid) {
   if (cached_stream_ != nullptr && cached_csid_ == csid) return cached_stream_;
   auto it = streams_.find(csid);

@@ -59,7 +59,10 @@ class ChunkDecoder {
 
   // New limits for messages that start from now on (a connection that
   // starts publishing may send larger messages than one that only calls).
-  void set_limits(const ChunkDecoderLimits& limits) { limits_ = limits; }
+  // A message being assembled that is over the new max_message_size makes
+  // the next feed() fail with MessageTooLarge: a client that stopped
+  // publishing keeps no large message half sent.
+  void set_limits(const ChunkDecoderLimits& limits);
   const ChunkDecoderLimits& limits() const { return limits_; }
 
   // Incoming chunk size; starts at 128 and follows the peer's Set Chunk Size.

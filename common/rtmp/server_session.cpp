@@ -97,16 +97,40 @@ ServerSession::FeedResult ServerSession::feed_some(ByteView in, std::vector<Sess
     in = in.subspan(hs.consumed);
   }
 
-  auto chunks = decoder_.feed(in, messages_, options_.max_messages_per_feed);
-  result.consumed += chunks.consumed;
-  for (auto& message : messages_) {
-    if (auto error = handle_message(std::move(message), events)) {
+  ChunkDecoder::FeedResult chunks;
+  if (publishing_) {
+    chunks = decoder_.feed(in, messages_, options_.max_messages_per_feed);
+    result.consumed += chunks.consumed;
+    for (auto& message : messages_) {
+      if (auto error = handle_message(std::move(message), events)) {
+        messages_.clear();
+        result.error = std::move(error);
+        return result;
+      }
+    }
+    messages_.clear();
+  } else {
+    // One message at a time, and the batch ends after a publish: the
+    // application decides on it (allow_publishing) before the next message
+    // is read, so an encoder that sends its first keyframe right behind its
+    // publish, without waiting for Publish.Start, gets the publisher's
+    // limits for it.
+    std::size_t decoded = 0;
+    while (decoded < options_.max_messages_per_feed) {
+      chunks = decoder_.feed(in, messages_, 1);
+      result.consumed += chunks.consumed;
+      in = in.subspan(chunks.consumed);
+      if (messages_.empty()) break;
+      ++decoded;
+      if (auto error = handle_message(std::move(messages_.front()), events)) {
+        messages_.clear();
+        result.error = std::move(error);
+        return result;
+      }
       messages_.clear();
-      result.error = std::move(error);
-      return result;
+      if (chunks.error || (!events.empty() && std::holds_alternative<PublishEvent>(events.back()))) break;
     }
   }
-  messages_.clear();
   maybe_acknowledge();
   if (chunks.error) {
     std::string detail = to_string(*chunks.error);

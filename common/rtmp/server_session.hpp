@@ -195,7 +195,17 @@ class ServerSession {
 
   // The application accepted a publish: from now on the client may send
   // media messages up to chunk_limits.max_message_size.
-  void allow_publishing() { decoder_.set_limits(options_.chunk_limits); }
+  void allow_publishing() {
+    decoder_.set_limits(options_.chunk_limits);
+    publishing_ = true;
+  }
+  // The client no longer publishes anything: back to command_chunk_limits
+  // (a message still being sent over them fails the connection).
+  void restrict_to_commands() {
+    if (!publishing_) return;
+    decoder_.set_limits(options_.command_chunk_limits);
+    publishing_ = false;
+  }
   const amf::Limits& amf_limits() const { return options_.amf_limits; }
 
   // Bytes queued for the client. take_output moves them out.
@@ -271,6 +281,7 @@ class ServerSession {
   std::uint32_t peer_window_ = 0;      // the client's Window Ack Size; 0 = never acknowledge
   std::uint64_t last_ack_sent_at_ = 0; // bytes_received() when we last acknowledged
   std::optional<SessionError> error_;  // sticky once set
+  bool publishing_ = false;            // chunk_limits apply, not command_chunk_limits
 };
 
 }  // namespace rw::rtmp

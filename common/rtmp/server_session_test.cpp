@@ -427,6 +427,65 @@ TEST(ServerSession, FeedStopsAfterABoundedNumberOfMessages) {
   EXPECT_GE(calls, 100u / 8);
 }
 
+TEST(ServerSession, PublisherLimitsOnlyWhilePublishing) {
+  SessionOptions options = test_options();
+  options.command_chunk_limits = {4096, 8, 8192};
+  options.chunk_limits = {1u << 20, 64, 2u << 20};
+  Message big;
+  big.header = {csid::kVideo, msg_type::kVideo, 0, 1, 100'000};
+  big.payload = Bytes(100'000, 0x27);
+
+  // A pipelined encoder: publish, and its first keyframe right behind it
+  // in the same read, before Publish.Start came back.
+  {
+    ServerSession server(options);
+    Client client;
+    connect(server, client);
+    client.command(Command{"publish", 0, amf::Null{}, {amf::Value("cam"), amf::Value("live")}}, 1);
+    client.message(big);
+    const Bytes wire = client.take();
+    std::vector<SessionEvent> events;
+    auto r = server.feed(wire, events);
+    ASSERT_FALSE(r.error);
+    ASSERT_EQ(events.size(), 1u) << "the batch ends after the publish";
+    ASSERT_TRUE(std::holds_alternative<PublishEvent>(events[0]));
+    server.allow_publishing();  // what the application does
+    events.clear();
+    r = server.feed(ByteView(wire).subspan(r.consumed), events);
+    ASSERT_FALSE(r.error) << r.error->detail;
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_TRUE(std::holds_alternative<MediaEvent>(events[0]));
+  }
+  // Without an accepted publish the same message is refused.
+  {
+    ServerSession server(options);
+    Client client;
+    connect(server, client);
+    client.message(big);
+    std::optional<SessionError> error;
+    feed_all(server, client.take(), &error);
+    ASSERT_TRUE(error);
+    EXPECT_NE(error->detail.find("too large"), std::string::npos) << error->detail;
+  }
+  // After publishing ends, back to the command limits: a large message
+  // half sent then fails the connection.
+  {
+    ServerSession server(options);
+    Client client;
+    connect(server, client);
+    server.allow_publishing();
+    Bytes wire;
+    encode_message_full(big.header, big.payload, 128, wire);
+    std::vector<SessionEvent> events;
+    auto r = server.feed(ByteView(wire).first(10'000), events);
+    ASSERT_FALSE(r.error);
+    server.restrict_to_commands();
+    r = server.feed(ByteView(wire).subspan(10'000), events);
+    ASSERT_TRUE(r.error);
+    EXPECT_NE(r.error->detail.find("too large"), std::string::npos) << r.error->detail;
+  }
+}
+
 TEST(ServerSession, DeleteStreamOfANonIdIsANotice) {
   ServerSession server(test_options());
   Client client;

@@ -141,12 +141,17 @@ asio::awaitable<void> Connection::read_loop() {
       close(ec == asio::error::eof ? "client closed the connection" : "read failed: " + ec.message());
       break;
     }
-    co_await consume(data);
-    // Liveness: one clock reading per read, not per message.
+    // Liveness: a clock reading per read, not per message. While the
+    // events are handled (they may wait for the DVR store) the socket is
+    // not read, so the timeouts do not judge it then (busy_).
     last_input_ = context_.clock.now();
+    busy_ = true;
+    co_await consume(data);
+    busy_ = false;
     if (media_messages_ != media_seen_) {
       media_seen_ = media_messages_;
-      last_media_ = last_input_;
+      last_media_ = context_.clock.now();
+      last_input_ = last_media_;
     }
   }
 }
@@ -246,15 +251,22 @@ asio::awaitable<void> Connection::on_publish(const rtmp::PublishEvent& event) {
   // A second publish or a publish over a play on one stream id replaces it.
   streams_.erase(event.stream_id);
   auto stream = co_await PublishStream::start(*this, event);
-  if (stream && !closing_) {
-    streams_[event.stream_id] = std::move(stream);
-    // Publishers send all the time: give them a read buffer of their own.
-    if (own_buffer_.empty()) own_buffer_.resize(kPublisherReadBuffer);
+  if (!stream || closing_) {
+    streams_changed();
+    co_return;
   }
+  streams_[event.stream_id] = std::move(stream);
+  // The publisher idle timeout runs from the accepted publish: an encoder
+  // that connected long before it started is not idle.
+  media_seen_ = media_messages_;
+  last_media_ = context_.clock.now();
+  // Publishers send all the time: give them a read buffer of their own.
+  if (own_buffer_.empty()) own_buffer_.resize(kPublisherReadBuffer);
 }
 
 asio::awaitable<void> Connection::on_play(std::uint32_t stream_id, const PlayStream::Request& request) {
   streams_.erase(stream_id);  // play on a playing stream replaces it
+  streams_changed();
   auto stream = co_await PlayStream::start(*this, stream_id, request);
   if (stream && !closing_) streams_[stream_id] = std::move(stream);
 }
@@ -283,6 +295,13 @@ void Connection::on_close_stream(const rtmp::CloseStreamEvent& event) {
   if (it == streams_.end()) return;
   it->second->on_close();
   streams_.erase(it);
+  streams_changed();
+}
+
+void Connection::streams_changed() {
+  // A client that no longer publishes may send small messages only again:
+  // publishing once must not keep the publisher's limits (8 MB messages).
+  if (!publishing()) session_.restrict_to_commands();
 }
 
 asio::awaitable<void> Connection::on_command(rtmp::CommandEvent& event) {
@@ -505,6 +524,7 @@ bool Connection::prepare(FeedRead& read) {
     if (!c.waiting_for_resume) break;
     if (feed.resume_point(e)) {
       c.waiting_for_resume = false;
+      out_.resumed();
       break;
     }
     // Skipping, but codec headers and metadata still go out, in order.
@@ -523,9 +543,18 @@ void Connection::move_to_queue(FeedRead& read) {
   for (; c.next < feed.end(); ++c.next) {
     const auto& e = feed.at(c.next);
     if (e.sequence < c.first_sequence) continue;
-    out_.push_media(e.bytes, MediaTag{read.stream_id, e.frame->timestamp, feed.resume_point(e),
-                                      media::LiveFeed::essential(e)});
+    const auto pushed = out_.push_media(e.bytes, MediaTag{read.stream_id, e.frame->timestamp, feed.resume_point(e),
+                                                          media::LiveFeed::essential(e)});
+    if (pushed == OutQueue::Push::TooSlow) {
+      c.next = feed.end();
+      close("player too slow: fell more than " + std::to_string(context_.options.out_queue.max_lag_ms) +
+            " ms behind live again after skipping to keyframes");
+      return;
+    }
   }
+  // The queue cut back and waits for a keyframe: so does the cursor, or
+  // the frames it writes later straight from the feed would follow a gap.
+  if (out_.waiting_for_resume()) c.waiting_for_resume = true;
 }
 
 void Connection::materialize_feeds() {
@@ -642,7 +671,7 @@ void Connection::check_timeouts() {
     close_reason_ = close_reason_.empty() ? "client read nothing for " + ms(options.send_timeout) + " ms"
                                           : close_reason_;
     teardown();
-  } else if (closing_) {
+  } else if (closing_ || busy_) {
     return;
   } else if (options.idle_timeout.count() > 0 && now - last_input_ > options.idle_timeout) {
     // A half-open peer (its host vanished, a NAT forgot it) sends nothing,

@@ -139,6 +139,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   boost::asio::awaitable<void> on_dvr_command(const rtmp::Command& command);
   NetStream* stream(std::uint32_t stream_id);
   bool publishing() const;
+  // After a NetStream ended or was replaced.
+  void streams_changed();
   void wait_writable();
   struct FeedRead {
     std::uint32_t stream_id;
@@ -177,6 +179,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   std::uint64_t media_messages_ = 0;                  // publishers: media received
   std::uint64_t media_seen_ = 0;                      // media_messages_ at the last read
   std::chrono::steady_clock::time_point last_media_;  // the last read that brought media
+  bool busy_ = false;                                  // handling what a read brought
   bool send_buffer_limited_ = false;
   bool write_scheduled_ = false;  // in the worker's pending writes
   bool write_soon_scheduled_ = false;  // in the worker's soon writes

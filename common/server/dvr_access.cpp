@@ -72,11 +72,10 @@ void DvrAccess::run_retention_pass() {
 }
 
 void DvrAccess::stop() {
-  if (stopped_) return;
+  if (stopped_.exchange(true)) return;
   // Queued writes (recorders' last segments) run before the thread ends;
   // the next retention pass does not.
   boost::asio::post(writer_io_, [this] { retention_timer_.cancel(); });
-  stopped_ = true;
   writer_work_.reset();
   writer_thread_.join();
   readers_.join();

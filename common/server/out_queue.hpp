@@ -62,6 +62,12 @@ class OutQueue {
   // metadata included (a seek: what follows brings its own).
   void drop_unsent_media(std::uint32_t stream_id);
 
+  // After a skip: media is dropped until a resume point arrives.
+  bool waiting_for_resume() const { return waiting_for_resume_; }
+  // A resume point reached the player another way (written straight from
+  // a shared feed): what is queued next follows it, so stop waiting.
+  void resumed() { waiting_for_resume_ = false; }
+
   bool empty() const { return count_ == 0; }
   std::size_t bytes() const { return bytes_; }
   // Bytes to write plus what each entry costs in memory besides: what

@@ -153,10 +153,11 @@ void PlayStream::subscribe_live() {
   // Players that take every frame read the thread's shared feed; one that
   // filters audio or video gets each frame and decides.
   const auto& options = connection_.context().options;
-  // The feed keeps a little more than a player may lag, so that a player
-  // over the limit is seen to be behind before its frames are forgotten.
+  // The feed keeps more than a player may lag (by time and by bytes), so
+  // that a player over either limit is seen to be behind before its frames
+  // are forgotten.
   media::FeedOptions feed{stream_id_, connection_.session().out_chunk_size(), options.out_queue.max_lag_ms + 1000,
-                          options.out_queue.max_bytes + (options.out_queue.max_bytes >> 2)};
+                          2 * options.out_queue.max_bytes};
   const bool use_feed = receive_audio_ && receive_video_;
   media::StartState state = hub_->subscribe(*this, connection_.worker(), use_feed ? &feed : nullptr);
   subscribed_ = true;
@@ -167,12 +168,21 @@ void PlayStream::subscribe_live() {
   // otherwise hold a thousand copies of the GOP).
   std::optional<std::uint64_t> gop_in_feed;
   if (state.publishing && state.feed && !state.gop.empty()) gop_in_feed = state.feed->find(state.gop.front());
+  // Not when the GOP is already over the slow-player limits (a stream with
+  // rare keyframes): joining there would count as a skip at once.
+  if (gop_in_feed && (state.feed->lag_ms(*gop_in_feed) > options.out_queue.max_lag_ms ||
+                      state.feed->bytes_from(*gop_in_feed) > options.out_queue.max_bytes)) {
+    gop_in_feed.reset();
+  }
   if (state.publishing) send_start(state, !gop_in_feed);
   if (state.feed) {
     reading_feed_ = true;
     if (gop_in_feed) {
       const std::uint64_t first = state.feed->at(*gop_in_feed).sequence;
       connection_.attach_feed(stream_id_, std::move(state.feed), first, false, gop_in_feed);
+      // The keyframe goes out first: if the player later filters audio or
+      // video and gets frames one by one, video goes on without a wait.
+      waiting_for_keyframe_ = false;
       connection_.write_soon();
     } else {
       connection_.attach_feed(stream_id_, std::move(state.feed), state.first_sequence, waiting_for_keyframe_);
@@ -261,6 +271,13 @@ void PlayStream::load(dvr::Segment&& segment) {
   if (position_ > segment.first_position()) {
     cursor.index = static_cast<std::size_t>(std::min<std::uint64_t>(position_ - segment.first_position(),
                                                                    cursor.frames.size()));
+  } else if (position_ != 0 && position_ < segment.first_position()) {
+    // Frames between were lost (retention deleted them): the player starts
+    // again at this segment's keyframe, paced from there (or it would wait
+    // out the gap).
+    waiting_for_keyframe_ = true;
+    pace_media_ = segment.start_ms();
+    pace_wall_ = connection_.context().clock.now();
   }
   recording_id_ = segment.recording_id();
   next_sequence_ = segment.sequence() + 1;
@@ -442,7 +459,10 @@ asio::awaitable<void> PlayStream::pump(unsigned generation) {
             co_return;
           }
           if (joined == media::StreamHub::TailJoin::Result::InStore) {
-            co_await sleep_for(timer, kStoreRetry);  // the store is about to have it
+            // The store is about to have it, or retention took it already.
+            const bool skipped = co_await skip_deleted(sequence);
+            if (!current()) co_return;
+            if (!skipped) co_await sleep_for(timer, kStoreRetry);
             continue;
           }
         } else {
@@ -451,20 +471,27 @@ asio::awaitable<void> PlayStream::pump(unsigned generation) {
             if (!tail.frames.empty()) {
               cursor_ = Cursor{std::move(tail.frames), 0};
             } else {
-              co_await sleep_for(timer, kStoreRetry);  // stored meanwhile, or nothing new yet
+              // Stored meanwhile, nothing new yet, or taken by retention.
+              const bool skipped = co_await skip_deleted(sequence);
+              if (!current()) co_return;
+              if (!skipped) co_await sleep_for(timer, kStoreRetry);
             }
             continue;
           }
         }
       }
-      // Nobody is publishing: the end of the recording, or its last segment
-      // on its way to the store.
+      // Nobody is publishing: the end of the recording, its last segment
+      // on its way to the store, or a segment retention deleted.
       auto info = co_await dvr->stream_info(app, name);
       if (!current()) co_return;
       const bool gone = !info || !*info || (recording_id_ != 0 && (*info)->recording_id() != recording_id_);
       if (gone || (!(*info)->live() && sequence >= (*info)->next_sequence())) {
         complete();
         co_return;
+      }
+      if (sequence < (*info)->first_sequence()) {
+        skip_to_first((*info)->first_sequence());
+        continue;
       }
       co_await sleep_for(timer, kTailRetry);
       continue;
@@ -498,6 +525,33 @@ asio::awaitable<void> PlayStream::pump(unsigned generation) {
       connection_.write_soon();
     }
   }
+}
+
+asio::awaitable<bool> PlayStream::skip_deleted(std::uint64_t sequence) {
+  DvrAccess* dvr = connection_.context().dvr;
+  auto alive = alive_;
+  const std::string app = connection_.app();
+  const std::string name = name_;
+  auto info = co_await dvr->stream_info(app, name);
+  if (!*alive || !info || !*info) co_return false;
+  if (recording_id_ != 0 && (*info)->recording_id() != recording_id_) co_return false;
+  if (sequence >= (*info)->first_sequence()) co_return false;
+  skip_to_first((*info)->first_sequence());
+  co_return true;
+}
+
+void PlayStream::skip_to_first(std::uint64_t first_sequence) {
+  // A player slower than retention (reading far behind live) wants a
+  // segment that is gone: it goes on in the oldest one kept rather than
+  // wait for it. Its position stays, so load() goes on at the next frame
+  // not sent when that segment holds it (the frames came from the hub's
+  // tail), or at the segment's keyframe when frames were lost between.
+  connection_.context().log.debug() << "conn=" << connection_.id() << " stream=" << log_field(name_)
+                                    << " segments " << next_sequence_ << ".." << first_sequence - 1
+                                    << " were deleted by retention before they were played: going on in "
+                                    << first_sequence;
+  next_sequence_ = first_sequence;
+  cursor_.reset();
 }
 
 void PlayStream::complete() {

@@ -87,6 +87,11 @@ class PlayStream final : public NetStream, public media::LiveSubscriber {
   boost::asio::awaitable<bool> open_at_position();
   void start_pump();
   boost::asio::awaitable<void> pump(unsigned generation);
+  // When retention deleted the segment numbered `sequence` (the player was
+  // slower than the window), moves the cursor to the oldest one kept;
+  // false when that segment is not gone (yet to be stored).
+  boost::asio::awaitable<bool> skip_deleted(std::uint64_t sequence);
+  void skip_to_first(std::uint64_t first_sequence);
   // Tries to hand over from the end of the store to the hub's tail.
   media::StreamHub::TailJoin::Result join_tail();
   void complete();

@@ -28,9 +28,10 @@ const AppSettings* ServerContext::find_app(const std::string& name) const {
 }
 
 struct Server::Listener {
-  explicit Listener(Worker& w) : worker(w), acceptor(w.io()) {}
+  explicit Listener(Worker& w) : worker(w), acceptor(w.io()), pause(w.io()) {}
   Worker& worker;
   tcp::acceptor acceptor;
+  asio::steady_timer pause;  // accepting waits on it while out of descriptors
 };
 
 namespace {
@@ -67,13 +68,13 @@ bool out_of_descriptors(const boost::system::error_code& ec) {
          ec == boost::system::errc::no_buffer_space || ec == boost::system::errc::not_enough_memory;
 }
 
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, Worker& worker, ServerContext& context) {
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::steady_timer& timer, Worker& worker,
+                                  ServerContext& context) {
   int reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   boost::system::error_code nb_error;
   acceptor.non_blocking(true, nb_error);  // the refusing accept below must not wait
   std::chrono::milliseconds pause = kAcceptPauseFirst;
   std::uint64_t refused_while_full = 0;
-  asio::steady_timer timer(worker.io());
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
@@ -82,6 +83,8 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, Worker& worker, Serve
         context.log.warn() << "accept failed: " << ec.message();
         continue;
       }
+      // (Reopened here if another thread took the descriptor last time.)
+      if (reserve_fd < 0) reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
       if (reserve_fd >= 0) {
         // Every client waiting now is refused with the one descriptor freed.
         ::close(reserve_fd);
@@ -98,6 +101,7 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, Worker& worker, Serve
                          << (refused_while_full ? ", " + std::to_string(refused_while_full) + " refused so far" : "");
       timer.expires_after(pause);
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (!acceptor.is_open()) break;  // shutting down
       pause = std::min(pause * 2, kAcceptPauseMax);
       continue;
     }
@@ -143,7 +147,8 @@ void Server::start() {
   if (running_) return;
   running_ = true;
   for (auto& listener : listeners_) {
-    asio::co_spawn(listener->worker.io(), accept_loop(listener->acceptor, listener->worker, context_), asio::detached);
+    asio::co_spawn(listener->worker.io(), accept_loop(listener->acceptor, listener->pause, listener->worker, context_),
+                   asio::detached);
   }
   for (auto& worker : workers_) threads_.emplace_back([w = worker.get()] { w->run(); });
 }
@@ -158,6 +163,7 @@ void Server::stop() {
     asio::post(workers_[i]->io(), [&, i] {
       boost::system::error_code ec;
       listeners_[i]->acceptor.close(ec);
+      listeners_[i]->pause.cancel();
       workers_[i]->close_all("server shutting down");
       done.set_value();
     });

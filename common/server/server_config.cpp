@@ -1,5 +1,9 @@
 #include "common/server/server_config.hpp"
 
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
 #include "common/config/config_loader.hpp"
 
 namespace rw::server {
@@ -76,13 +80,30 @@ dvr::Retention retention_of(const ServerOptions& options, std::string_view app) 
   return dvr::Retention{settings->dvr.window_ms, settings->dvr.max_bytes};
 }
 
-void log_events(EventBus& bus, Logger& log) {
-  bus.subscribe([&log](const ServerEvent& e) {
+void log_events(EventBus& bus, Logger& log, const Clock& clock) {
+  struct PerConnection {
+    std::mutex mutex;
+    std::unordered_map<std::uint64_t, LogRateLimit> limits;
+  };
+  auto per_connection = std::make_shared<PerConnection>();
+  bus.subscribe([&log, &clock, per_connection](const ServerEvent& e) {
     // Commands are many and the client chooses them: the connection logs
     // the ones worth a line (unknown ones), rate-limited.
     if (e.type == EventType::Command) return;
     const bool problem = e.type == EventType::Error || e.type == EventType::Reject;
     if (!log.enabled(problem ? LogLevel::Warn : LogLevel::Info)) return;
+    std::uint64_t suppressed = 0;
+    {
+      std::lock_guard lock(per_connection->mutex);
+      auto& limit = per_connection->limits[e.connection_id];
+      const bool allowed = limit.allow(clock.now(), suppressed);
+      if (e.type == EventType::Disconnect) {
+        if (!allowed) suppressed = limit.suppressed();
+        per_connection->limits.erase(e.connection_id);
+      } else if (!allowed) {
+        return;
+      }
+    }
     auto line = problem ? log.warn() : log.info();
     // What the client sent is escaped: a name with a newline in it must not
     // forge a log line.
@@ -90,6 +111,7 @@ void log_events(EventBus& bus, Logger& log) {
     if (!e.stream.empty()) line << " stream=" << log_field(e.stream);
     line << " " << to_string(e.type);
     if (!e.detail.empty()) line << " " << log_escape(e.detail, 512);
+    if (suppressed > 0) line << " (" << suppressed << " lines about this connection suppressed before)";
   });
 }
 

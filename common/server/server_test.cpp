@@ -9,11 +9,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "common/dvr/retention.hpp"
+#include "common/server/dvr_access.hpp"
 #include "common/server/server_config.hpp"
 #include "common/server/test_client.hpp"
 
@@ -24,17 +27,39 @@ using namespace std::chrono_literals;
 using testing::TestClient;
 using testing::TestStream;
 
+// A DVR store in a temporary directory, removed with it.
+class TempStore {
+ public:
+  TempStore() {
+    char pattern[] = "/tmp/rewind-server-test-XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+    auto store = dvr::SegmentStore::open(dir_ + "/dvr");
+    if (!store) throw std::runtime_error(store.error().describe());
+    access_ = std::make_unique<DvrAccess>(std::move(*store), 1);
+  }
+  ~TempStore() {
+    access_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  DvrAccess& access() { return *access_; }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<DvrAccess> access_;
+};
+
 // One server on 127.0.0.1:0 with its own registry, bus and log.
 class ServerFixture {
  public:
-  explicit ServerFixture(ServerOptions options)
+  explicit ServerFixture(ServerOptions options, DvrAccess* dvr = nullptr)
       : options_(with_defaults(std::move(options))),
         log_(LogLevel::Info, [this](LogLevel, std::string_view line) {
           std::lock_guard lock(mutex_);
           lines_.emplace_back(line);
         }),
         context_(options_, log_, clock_, streams_, events_) {
-    log_events(events_, log_);
+    context_.dvr = dvr;
+    log_events(events_, log_, clock_);
     auto created = Server::create(context_);
     if (!created) throw std::runtime_error(created.error());
     server_ = std::move(*created);
@@ -314,6 +339,57 @@ TEST(ServerLiveness, HalfOpenClientIsDroppedWhileOneAnsweringPingsStays) {
   // The silent one was closed: reading now finds the end.
   silent.resume_reading();
   EXPECT_FALSE(silent.pump(1s)) << "a client that sent nothing for 4 s is still connected";
+}
+
+TEST(ServerDvr, PlayerOfARecordingGoesOnWhenRetentionDeletesWhatItHasNotRead) {
+  // A player is a second into a 20 s recording that has ended when a
+  // retention pass (the window lowered, or the store's cap) deletes the
+  // segments it has not read yet: it must go on from the oldest segment
+  // kept, not wait for the deleted one forever.
+  TempStore store;
+  ServerFixture server(ServerOptions{}, &store.access());
+  {
+    TestClient publisher(server.port());
+    ASSERT_TRUE(publisher.connect());
+    const std::uint32_t id = publisher.create_stream();
+    ASSERT_TRUE(publisher.publish(id, "rec"));
+    TestStream stream;
+    stream.send_headers(publisher, id);
+    for (int f = 0; f < 600; ++f) stream.send_next(publisher, id);  // 20 s of media, sent at once
+    ASSERT_TRUE(publisher.pump(200ms));
+  }
+  dvr::SegmentStore& segments = store.access().store();
+  for (int i = 0; i < 100; ++i) {
+    auto info = segments.stream_info("live", "rec");
+    if (info && *info && !(*info)->live() && (*info)->end_ms() >= 19'000) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  auto before = segments.stream_info("live", "rec");
+  ASSERT_TRUE(before && *before && !(*before)->live());
+
+  TestClient player(server.port());
+  ASSERT_TRUE(player.connect());
+  ASSERT_TRUE(player.play(player.create_stream(), "rec"));
+  ASSERT_TRUE(player.read_until([&](const rtmp::ClientEvent&) { return player.video_timestamps().size() >= 30; },
+                                5s));
+  // Keep the last 6 s: the player, about 1 s in, loses what it had not read.
+  auto pass = dvr::run_retention(segments, [](std::string_view) { return dvr::Retention{6000, 0}; }, 0);
+  ASSERT_TRUE(pass) << pass.error().describe();
+  ASSERT_FALSE(pass->changes.empty());
+  const std::size_t before_pass = player.video_timestamps().size();
+  EXPECT_TRUE(player.read_until(
+      [&](const rtmp::ClientEvent&) { return player.video_timestamps().size() >= before_pass + 60; }, 8s))
+      << "the player stalled after retention took the segments ahead of it: " << player.error() << ", "
+      << player.video_timestamps().size() - before_pass << " more video frames, last at "
+      << (player.video_timestamps().empty() ? 0 : player.video_timestamps().back()) << " ms; first kept "
+      << (*segments.stream_info("live", "rec"))->start_ms() << " ms";
+  std::uint32_t largest_step = 0;
+  const auto& ts = player.video_timestamps();
+  for (std::size_t i = 1; i < ts.size(); ++i) {
+    EXPECT_GE(ts[i], ts[i - 1]) << "video went back at " << i;
+    largest_step = std::max(largest_step, ts[i] - ts[i - 1]);
+  }
+  EXPECT_GT(largest_step, 5000u) << "the player did not jump over the deleted segments";
 }
 
 TEST(ServerStreams, NamesWithSlashesInAppAndStreamStayApart) {

@@ -82,6 +82,7 @@ void TestClient::on_event(const rtmp::ClientEvent& event) {
   if (const auto* m = std::get_if<rtmp::StreamMessageEvent>(&event)) {
     const std::uint8_t type = m->message.header.type;
     if (type == rtmp::msg_type::kAudio || type == rtmp::msg_type::kVideo) ++media_;
+    if (type == rtmp::msg_type::kVideo) video_timestamps_.push_back(m->message.header.timestamp);
   } else if (const auto* s = std::get_if<rtmp::StatusEvent>(&event)) {
     statuses_.push_back(s->code);
   }
@@ -162,33 +163,28 @@ std::uint32_t TestClient::create_stream() {
   return id;
 }
 
-bool TestClient::play(std::uint32_t stream_id, const std::string& name) {
-  session_.set_buffer_length(stream_id, 1000);
-  session_.play(stream_id, name, -2, -1, true);
-  bool started = false;
+bool TestClient::wait_for_status(const std::string& success) {
+  bool ok = false;
   read_until(
       [&](const rtmp::ClientEvent& e) {
         const auto* s = std::get_if<rtmp::StatusEvent>(&e);
         if (!s) return false;
-        started = s->code == "NetStream.Play.Start";
-        return started || s->level == "error";
+        ok = s->code == success;
+        return ok || s->level == "error";
       },
       std::chrono::seconds(5));
-  return started;
+  return ok;
+}
+
+bool TestClient::play(std::uint32_t stream_id, const std::string& name) {
+  session_.set_buffer_length(stream_id, 1000);
+  session_.play(stream_id, name, -2, -1, true);
+  return wait_for_status("NetStream.Play.Start");
 }
 
 bool TestClient::publish(std::uint32_t stream_id, const std::string& name) {
   session_.publish(stream_id, name, "live");
-  bool started = false;
-  read_until(
-      [&](const rtmp::ClientEvent& e) {
-        const auto* s = std::get_if<rtmp::StatusEvent>(&e);
-        if (!s) return false;
-        started = s->code == "NetStream.Publish.Start";
-        return started || s->level == "error";
-      },
-      std::chrono::seconds(5));
-  return started;
+  return wait_for_status("NetStream.Publish.Start");
 }
 
 void TestClient::send_media(std::uint32_t stream_id, std::uint8_t type, std::uint32_t timestamp, ByteView payload) {

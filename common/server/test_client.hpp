@@ -44,6 +44,8 @@ class TestClient {
   bool pump(std::chrono::milliseconds timeout);
 
   std::uint64_t media_received() const { return media_; }
+  // Timestamps of the video messages received, in order.
+  const std::vector<std::uint32_t>& video_timestamps() const { return video_timestamps_; }
   const std::vector<std::string>& statuses() const { return statuses_; }
 
   // Stops answering pings (and reading): a half-open peer's silence.
@@ -56,6 +58,8 @@ class TestClient {
  private:
   bool flush();
   void on_event(const rtmp::ClientEvent& event);
+  // Reads until onStatus `success` (true) or an error status (false).
+  bool wait_for_status(const std::string& success);
 
   int fd_ = -1;
   bool closed_ = false;
@@ -63,6 +67,7 @@ class TestClient {
   rtmp::ClientSession session_;
   std::vector<rtmp::ClientEvent> events_;
   std::uint64_t media_ = 0;
+  std::vector<std::uint32_t> video_timestamps_;
   std::vector<std::string> statuses_;
   std::string error_;
 };

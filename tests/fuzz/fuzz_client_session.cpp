@@ -17,6 +17,7 @@
 #include "common/rtmp/aggregate.hpp"
 #include "common/rtmp/client_session.hpp"
 #include "tests/fuzz/alloc_budget.hpp"
+#include "tests/fuzz/feed_in_pieces.hpp"
 
 namespace {
 
@@ -70,41 +71,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(!r.error && session.handshake_done(), "handshake");
   session.take_output();
 
-  std::size_t pos = 0;
-  bool failed = false;
-  while (pos < input.size() && !failed) {
-    ByteView part = input.subspan(pos, std::min(piece, input.size() - pos));
-    pos += part.size();
-    while (!part.empty()) {
-      events.clear();
-      r = session.feed(part, events);
-      check(r.consumed <= part.size(), "consumed more than it was given");
-      check(events.size() <= o.max_messages_per_feed, "more events than max_messages_per_feed");
-      for (auto& e : events) {
-        if (auto* call = std::get_if<ServerCallEvent>(&e)) {
-          if (call->command.transaction_id != 0) session.send_result(call->command.transaction_id, {amf::Null{}});
-        } else if (auto* m = std::get_if<StreamMessageEvent>(&e)) {
-          if (m->message.header.type == msg_type::kAggregate) {
-            AggregateReader reader(m->message);
-            check(reader.valid(), "an aggregate event that is not valid");
-            Message part_message;
-            while (reader.next(part_message)) {
+  rw::fuzz::feed_in_pieces<ClientSession, ClientEvent>(
+      session, input, piece, o.max_messages_per_feed,
+      [&](std::vector<ClientEvent>& batch) {
+        for (auto& e : batch) {
+          if (auto* call = std::get_if<ServerCallEvent>(&e)) {
+            if (call->command.transaction_id != 0) session.send_result(call->command.transaction_id, {amf::Null{}});
+          } else if (auto* m = std::get_if<StreamMessageEvent>(&e)) {
+            if (m->message.header.type == msg_type::kAggregate) {
+              AggregateReader reader(m->message);
+              check(reader.valid(), "an aggregate event that is not valid");
+              Message part;
+              while (reader.next(part)) {
+              }
             }
           }
         }
-      }
-      session.take_output();
-      if (r.error) {
-        failed = true;
-        std::vector<ClientEvent> more;
-        auto again = session.feed(input.subspan(pos), more);
-        check(again.error.has_value() && again.consumed == 0, "an error that is not sticky");
-        break;
-      }
-      check(r.consumed > 0, "no progress without an error");
-      part = part.subspan(r.consumed);
-    }
-  }
+        session.take_output();
+      },
+      "fuzz_client_session");
   budget.check(2 * sizeof(amf::Property) * size + o.chunk_limits.max_buffered_bytes +
                    2 * o.amf_limits.max_total_bytes + (256u << 10),
                "fuzz_client_session: a session");

@@ -2,10 +2,12 @@
 // stream, AMF and the session's state machine, answered by a small
 // application that does what the origin does (accepts connect unless the
 // app is "reject", creates streams, accepts publish and play, answers
-// calls, reads aggregates), so that every state is reachable. The target
-// does a simple handshake itself; the input is what a client sends after
-// it, fed in pieces whose size is the input's first byte (0: byte by
-// byte), calling feed() again while it stops early.
+// calls, reads aggregates), so that every state is reachable. The input's
+// first byte says how: its low 7 bits are the size of the pieces the rest
+// is fed in (0: byte by byte), calling feed() again while it stops early;
+// its top bit set means the rest starts with the client's own handshake
+// (C0, C1, C2: fuzzed like everything else), clear that the target does a
+// simple handshake first and the rest is what a client sends after it.
 //
 // Checks: no crash or undefined behaviour (ASan, UBSan); one feed() makes
 // at most max_messages_per_feed events (plus one for an error); an error
@@ -21,6 +23,7 @@
 #include "common/rtmp/aggregate.hpp"
 #include "common/rtmp/server_session.hpp"
 #include "tests/fuzz/alloc_budget.hpp"
+#include "tests/fuzz/feed_in_pieces.hpp"
 
 namespace {
 
@@ -84,44 +87,30 @@ void answer(ServerSession& s, SessionEvent& event) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
-  const std::size_t piece = data[0] == 0 ? 1 : data[0];
+  const bool own_handshake = (data[0] & 0x80) != 0;
+  const std::size_t piece = (data[0] & 0x7F) == 0 ? 1 : data[0] & 0x7F;
   const ByteView input(data + 1, size - 1);
   const SessionOptions o = options();
 
   const rw::fuzz::AllocBudget budget;
   ServerSession session(o);
-  std::vector<SessionEvent> events;
-  // A simple handshake: C0 C1 (version 0), then C2 (not checked).
-  Bytes hello(1 + 2 * 1536, 0);
-  hello[0] = 3;
-  auto r = session.feed(hello, events);
-  check(!r.error && r.consumed == hello.size() && session.handshake_done(), "handshake");
-  session.take_output();
-
-  std::size_t pos = 0;
-  bool failed = false;
-  while (pos < input.size() && !failed) {
-    ByteView part = input.subspan(pos, std::min(piece, input.size() - pos));
-    pos += part.size();
-    while (!part.empty()) {
-      events.clear();
-      r = session.feed(part, events);
-      check(r.consumed <= part.size(), "consumed more than it was given");
-      check(events.size() <= o.max_messages_per_feed, "more events than max_messages_per_feed");
-      for (auto& e : events) answer(session, e);
-      session.take_output();
-      if (r.error) {
-        failed = true;
-        // Sticky, or the reply to a rejected connect.
-        std::vector<SessionEvent> more;
-        auto again = session.feed(input.subspan(pos), more);
-        check(again.error.has_value(), "an error that is not sticky");
-        break;
-      }
-      check(r.consumed > 0, "no progress without an error");
-      part = part.subspan(r.consumed);
-    }
+  if (!own_handshake) {
+    // A simple handshake: C0 C1 (version 0), then C2 (not checked).
+    std::vector<SessionEvent> events;
+    Bytes hello(1 + 2 * 1536, 0);
+    hello[0] = 3;
+    auto r = session.feed(hello, events);
+    check(!r.error && r.consumed == hello.size() && session.handshake_done(), "handshake");
+    session.take_output();
   }
+
+  rw::fuzz::feed_in_pieces<ServerSession, SessionEvent>(
+      session, input, piece, o.max_messages_per_feed,
+      [&](std::vector<SessionEvent>& batch) {
+        for (auto& e : batch) answer(session, e);
+        session.take_output();
+      },
+      "fuzz_server_session");
   // Decoded commands (a value per input byte at most), a batch of
   // messages, buffered partial messages and the session's fixed state.
   budget.check(2 * sizeof(amf::Property) * size + o.chunk_limits.max_buffered_bytes +

@@ -1,7 +1,8 @@
 """Writes the seed corpora of fuzz_server_session and fuzz_client_session:
 realistic conversations after the handshake (which the targets do
 themselves), built with the interop tests' raw client. Each seed's first
-byte is the piece size the target feeds with. Run it again after changing
+byte is the piece size the target feeds with (fuzz_server_session: its
+low 7 bits; the top bit set means the seed brings its own handshake). Run it again after changing
 what the targets expect:
 
     python3 tests/fuzz/make_session_seeds.py
@@ -59,7 +60,10 @@ def server_seeds():
     publisher += chunk_message(AGGREGATE, aggregate_of_empty_tags(8, VIDEO), 1, 200, 6, 4096)
     publisher += command("FCUnpublish", 5, None, "cam", chunk=4096)
     publisher += command("deleteStream", 0, None, 1.0, chunk=4096)
-    seeds["publisher"] = bytes([255]) + bytes(publisher)
+    seeds["publisher"] = bytes([127]) + bytes(publisher)
+    # The same after a handshake of the client's own (C0 C1, then C2).
+    c1 = struct.pack(">II", 0, 0) + bytes((i * 7 + 3) & 0xFF for i in range(1528))
+    seeds["publisher_with_handshake"] = bytes([0x80 | 100]) + b"\x03" + c1 + bytes(1536) + bytes(publisher)
 
     player = bytearray(connect + set_chunk)
     player += control(WINDOW_ACK_SIZE, struct.pack(">I", 2500000))

@@ -390,11 +390,26 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def reset_peak_rss(pid):
+    """Makes VmHWM start again from the current RSS (Linux >= 4.0)."""
+    with open("/proc/%d/clear_refs" % pid, "w") as f:
+        f.write("5")
+
+
+def peak_rss_kib(pid):
+    """The highest RSS since the process started or reset_peak_rss()."""
+    return _status_kib(pid, "VmHWM:")
+
+
 def rss_kib(pid):
     """Resident set size of a process, in KiB."""
+    return _status_kib(pid, "VmRSS:")
+
+
+def _status_kib(pid, field):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1])
     return 0
 

@@ -35,20 +35,6 @@ def offender(port):
     return r"peer=127\.0\.0\.1:%d\b" % port
 
 
-def reset_peak_rss(pid):
-    """Makes VmHWM start again from the current RSS (Linux >= 4.0)."""
-    with open("/proc/%d/clear_refs" % pid, "w") as f:
-        f.write("5")
-
-
-def peak_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def send_queues(port):
     """{peer port: bytes in the kernel's send queue} for the server's
     established sockets on `port` (ss's Send-Q)."""
@@ -112,9 +98,9 @@ class BadInputTest(harness.ServerTestCase):
             return
         pid = self.server.pid()
         before = harness.rss_kib(pid)
-        reset_peak_rss(pid)
+        harness.reset_peak_rss(pid)
         yield
-        grew = peak_rss_kib(pid) - before
+        grew = harness.peak_rss_kib(pid) - before
         sys.stderr.write("\n  [memory] %s: peak RSS +%d KiB\n" % (what, grew))
         self.assertLess(grew, mib * 1024, "%s: the server's RSS peaked %d KiB above the %d KiB before it"
                         % (what, grew, before))
@@ -143,6 +129,16 @@ class BadInputTest(harness.ServerTestCase):
         c = RtmpClient(harness.HOST, self.server.port, **kwargs)
         self.addCleanup(c.close)
         return c
+
+    def claim_oversized(self, c, msg_type, limit, stream_id=0, csid=3, chunk_size=0x7FFFFFFF):
+        """Sends the first chunk of a message claiming `limit` + 1 bytes;
+        the server must refuse it (close) and say it is too large."""
+        header_only = chunk_message(msg_type, b"\x17\x01" + bytes(1000), stream_id=stream_id, csid=csid,
+                                    chunk_size=chunk_size)
+        claimed = limit + 1
+        c.send(header_only[:4] + claimed.to_bytes(3, "big") + header_only[7:])
+        self.assertTrue(c.wait_closed(5), "a %d-byte message was not refused" % claimed)
+        self.server.wait_log(offender(c.local_port) + r" .*disconnect .*(?i:too large)", 5, since=self.mark)
 
     def publishing_client(self, name, app="live"):
         """A raw client that published `name` (and got Publish.Start)."""
@@ -203,12 +199,7 @@ class BadInputTest(harness.ServerTestCase):
             reply = c.wait_for_reply(txn, 10)
             self.assertEqual(reply[0], "_error", reply)
         with self.memory_budget("a command claiming more than max_command_size"):
-            header_only = chunk_message(COMMAND_AMF0, b"\x02\x00\x03abc" + bytes(1000), csid=3,
-                                        chunk_size=0x7FFFFFFF)
-            claimed = MAX_COMMAND_SIZE + 1
-            c.send(header_only[:4] + claimed.to_bytes(3, "big") + header_only[7:])
-            self.assertTrue(c.wait_closed(5), "a %d-byte command was not refused" % claimed)
-            self.server.wait_log(offender(c.local_port) + r" .*disconnect .*(?i:too large)", 5, since=self.mark)
+            self.claim_oversized(c, COMMAND_AMF0, MAX_COMMAND_SIZE)
 
         # A publisher may send a keyframe just under max_message_size.
         with self.memory_budget("a publisher's media message just under max_message_size",
@@ -218,12 +209,7 @@ class BadInputTest(harness.ServerTestCase):
             p.send_message(VIDEO, b"\x17\x01" + bytes(MAX_MESSAGE_SIZE - 2000), stream_id=sid, csid=6)
             p.create_stream()  # answered only after the frame was read
         with self.memory_budget("a media message claiming more than max_message_size"):
-            header_only = chunk_message(VIDEO, b"\x17\x01" + bytes(1000), stream_id=sid, csid=6,
-                                        chunk_size=0x7FFFFFFF)
-            claimed = MAX_MESSAGE_SIZE + 1
-            p.send(header_only[:4] + claimed.to_bytes(3, "big") + header_only[7:])
-            self.assertTrue(p.wait_closed(5), "a %d-byte media message was not refused" % claimed)
-            self.server.wait_log(offender(p.local_port) + r" .*disconnect .*(?i:too large)", 5, since=self.mark)
+            self.claim_oversized(p, VIDEO, MAX_MESSAGE_SIZE, stream_id=sid, csid=6)
         self.assertPlayerUnaffected()
 
     # (d) A message length over every limit at the default chunk size.
