@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   rw::server::log_events(events, log, clock);
   rw::server::ServerContext context(options, log, clock, streams, events);
   context.dvr = &dvr;
+  context.segments = &dvr;
   // Retention over every recording (finished ones too) and the store's cap.
   dvr.start_retention([&options](std::string_view app) { return rw::server::retention_of(options, app); },
                       config.dvr().store_max_bytes(), std::chrono::seconds(config.dvr().retention_interval_s()),

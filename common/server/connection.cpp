@@ -12,6 +12,7 @@
 #include "common/server/play_stream.hpp"
 #include "common/server/publish_stream.hpp"
 #include "common/server/dvr_access.hpp"
+#include "common/server/dvr_calls.hpp"
 #include "common/server/worker.hpp"
 
 namespace rw::server {
@@ -330,8 +331,13 @@ asio::awaitable<void> Connection::on_command(rtmp::CommandEvent& event) {
     session_.send_call("onFCUnsubscribe", {rtmp::status_object("status", "NetStream.Play.Stop", arg_name())});
     co_return;
   }
-  if (name == "getStreamLength" || name.rfind("DVR", 0) == 0) {
-    co_await on_dvr_command(cmd);
+  if (DvrCalls::handles(name)) {
+    DvrCalls calls(context_, session_, app_, closing_);
+    co_await calls.answer(cmd);
+    co_return;
+  }
+  if (name == "DVRSetStreamInfo") {
+    co_await on_dvr_set_stream_info(cmd);
     co_return;
   }
   if (name == "_result" || name == "_error" || name == "_checkbw" || name == "onBWDone") {
@@ -342,8 +348,7 @@ asio::awaitable<void> Connection::on_command(rtmp::CommandEvent& event) {
   session_.send_call_error(cmd.transaction_id, "Method not found (" + name + ").");
 }
 
-asio::awaitable<void> Connection::on_dvr_command(const rtmp::Command& cmd) {
-  const std::string& method = cmd.name;
+asio::awaitable<void> Connection::on_dvr_set_stream_info(const rtmp::Command& cmd) {
   const double txn = cmd.transaction_id;
   const amf::Value* arg = cmd.args.empty() ? nullptr : &cmd.args[0];
   std::string name(arg ? arg->as_string() : std::string_view());
@@ -351,94 +356,37 @@ asio::awaitable<void> Connection::on_dvr_command(const rtmp::Command& cmd) {
     if (const amf::Value* v = o->find("streamName")) name = std::string(v->as_string());
   }
   name = media::split_stream_name(name).name;
-  auto read_info = [&]() -> asio::awaitable<std::optional<dvr::StreamInfo>> {
-    if (!context_.dvr || !media::validate_stream_name(name).empty()) co_return std::nullopt;
-    auto found = co_await context_.dvr->stream_info(app_, name);
-    if (!found || !*found) co_return std::nullopt;
-    co_return std::move(**found);
-  };
-
-  if (method == "getStreamLength") {
-    // Seconds of media, as FMS applications answered; 0 for a stream that
-    // is only live.
-    auto info = co_await read_info();
-    if (closing_) co_return;
-    session_.send_result(txn, {info ? info->end_ms() / 1000.0 : 0.0});
-  } else if (method == "DVRSubscribe") {
-    session_.send_result(txn, {rtmp::status_object("status", "NetStream.DVRSubscribe.Success", name)});
-  } else if (method == "DVRUnsubscribe" || method == "DVRUnSubscribe") {
-    // Both spellings are in the wild (OSMF, FLVPlayback).
-    session_.send_result(txn, {rtmp::status_object("status", "NetStream.DVRUnsubscribe.Success", name)});
-  } else if (method == "DVRGetStreamInfo") {
-    auto info = co_await read_info();
-    if (closing_) co_return;
-    if (!info) {
-      // Not known yet (the encoder has not started): OSMF asks again.
-      amf::Object reply = rtmp::status_object("status", "NetStream.DVRStreamInfo.Retry", name);
-      reply.set("data", amf::Object{{"retry", 3.0}});
-      session_.send_result(txn, {std::move(reply)});
-      co_return;
-    }
-    const double now = static_cast<double>(context_.clock.wall_ms());
-    const bool recording = info->live();
-    // Offsets and lengths are seconds of media time, the time seek() takes.
-    amf::Object data{
-        {"callTime", amf::Date{now, 0}},
-        {"offline", !recording},
-        {"begOffset", info->start_ms() / 1000.0},
-        {"endOffset", 0.0},
-        {"windowDuration", (info->end_ms() - info->start_ms()) / 1000.0},
-        {"startRec", amf::Date{static_cast<double>(info->record_start_wall_ms()), 0}},
-        {"stopRec", recording ? amf::Value(amf::Null{})
-                              : amf::Value(amf::Date{static_cast<double>(info->last_update_wall_ms()), 0})},
-        {"isRec", recording},
-        {"streamName", name},
-        {"lastUpdate", amf::Date{static_cast<double>(info->last_update_wall_ms()), 0}},
-        {"currLen", info->end_ms() / 1000.0},
-        {"maxLen", 0.0},
-    };
-    if (const AppSettings* app = context_.find_app(app_)) {
-      data.set("maxLen", static_cast<double>(app->dvr.window_ms) / 1000.0);
-    }
-    amf::Object reply = rtmp::status_object("status", "NetStream.DVRStreamInfo.Success", name);
-    reply.set("data", std::move(data));
-    session_.send_result(txn, {std::move(reply)});
-  } else if (method == "DVRSetStreamInfo") {
-    // FMLE's DVR button: startRec starts recording the stream it publishes
-    // here, stopRec (or offline) stops it.
-    const amf::Object* o = arg ? arg->as_object() : nullptr;
-    PublishStream* publisher = nullptr;
-    for (auto& [id, s] : streams_) {
-      if (s->is_publisher() && s->name() == name) publisher = static_cast<PublishStream*>(s.get());
-    }
-    if (!o || !publisher) {
-      session_.send_call_error(txn, name + " is not published on this connection.");
-      co_return;
-    }
-    const amf::Value* start_rec = o->find("startRec");
-    const amf::Value* stop_rec = o->find("stopRec");
-    const amf::Value* offline = o->find("offline");
-    auto when = [](const amf::Value* v) -> std::optional<double> {
-      if (!v) return std::nullopt;
-      if (auto* d = std::get_if<amf::Date>(&v->storage())) return d->ms;
-      return std::nullopt;
-    };
-    const bool stop = (offline && offline->as_bool()) ||
-                      (when(stop_rec) && (!when(start_rec) || *when(stop_rec) >= *when(start_rec)));
-    if (stop) {
-      publisher->stop_recording();
-    } else if (when(start_rec) && !publisher->recording()) {
-      const amf::Value* append = o->find("append");
-      const std::uint32_t id = publisher->stream_id();
-      co_await publisher->start_recording(append && append->as_bool() ? dvr::RecordMode::Append
-                                                                      : dvr::RecordMode::NewRecording);
-      if (closing_ || !stream(id)) co_return;
-    }
-    session_.send_result(txn, {rtmp::status_object("status", "NetStream.DVRStreamInfo.Success", name)});
-  } else {
-    log_line(LogLevel::Info) << "unknown command '" << rw::log_escape(method) << "'";
-    session_.send_call_error(txn, "Method not found (" + method + ").");
+  // FMLE's DVR button: startRec starts recording the stream it publishes
+  // here, stopRec (or offline) stops it.
+  const amf::Object* o = arg ? arg->as_object() : nullptr;
+  PublishStream* publisher = nullptr;
+  for (auto& [id, s] : streams_) {
+    if (s->is_publisher() && s->name() == name) publisher = static_cast<PublishStream*>(s.get());
   }
+  if (!o || !publisher) {
+    session_.send_call_error(txn, name + " is not published on this connection.");
+    co_return;
+  }
+  const amf::Value* start_rec = o->find("startRec");
+  const amf::Value* stop_rec = o->find("stopRec");
+  const amf::Value* offline = o->find("offline");
+  auto when = [](const amf::Value* v) -> std::optional<double> {
+    if (!v) return std::nullopt;
+    if (auto* d = std::get_if<amf::Date>(&v->storage())) return d->ms;
+    return std::nullopt;
+  };
+  const bool stop = (offline && offline->as_bool()) ||
+                    (when(stop_rec) && (!when(start_rec) || *when(stop_rec) >= *when(start_rec)));
+  if (stop) {
+    publisher->stop_recording();
+  } else if (when(start_rec) && !publisher->recording()) {
+    const amf::Value* append = o->find("append");
+    const std::uint32_t id = publisher->stream_id();
+    co_await publisher->start_recording(append && append->as_bool() ? dvr::RecordMode::Append
+                                                                    : dvr::RecordMode::NewRecording);
+    if (closing_ || !stream(id)) co_return;
+  }
+  session_.send_result(txn, {rtmp::status_object("status", "NetStream.DVRStreamInfo.Success", name)});
 }
 
 NetStream* Connection::stream(std::uint32_t stream_id) {

@@ -135,8 +135,9 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   boost::asio::awaitable<void> on_play(std::uint32_t stream_id, const PlayStream::Request& request);
   boost::asio::awaitable<void> on_play2(const rtmp::Play2Event& event);
   void on_close_stream(const rtmp::CloseStreamEvent& event);
-  // DVRCast (OSMF, FLVPlayback) and getStreamLength, answered from the store.
-  boost::asio::awaitable<void> on_dvr_command(const rtmp::Command& command);
+  // FMLE's DVR button: starts and stops recording of a stream this
+  // connection publishes.
+  boost::asio::awaitable<void> on_dvr_set_stream_info(const rtmp::Command& command);
   NetStream* stream(std::uint32_t stream_id);
   bool publishing() const;
   // After a NetStream ended or was replaced.

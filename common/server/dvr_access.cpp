@@ -26,6 +26,18 @@ boost::asio::awaitable<DvrAccess::Result<std::optional<dvr::SegmentInfo>>> DvrAc
   co_return co_await run(false, op);
 }
 
+boost::asio::awaitable<DvrAccess::Result<std::vector<dvr::SegmentInfo>>> DvrAccess::segment_infos(
+    const std::string& app, const std::string& name, std::uint64_t from_sequence, std::size_t limit) {
+  auto op = [&](dvr::SegmentStore& s) { return s.segment_infos(app, name, from_sequence, limit); };
+  co_return co_await run(false, op);
+}
+
+boost::asio::awaitable<DvrAccess::Result<std::optional<SharedBuffer>>> DvrAccess::read_segment_bytes(
+    const std::string& app, const std::string& name, std::uint64_t sequence) {
+  auto op = [&](dvr::SegmentStore& s) { return s.read_segment_bytes(app, name, sequence); };
+  co_return co_await run(false, op);
+}
+
 boost::asio::awaitable<DvrAccess::Result<std::optional<dvr::Segment>>> DvrAccess::read_segment(
     const std::string& app, const std::string& name, std::uint64_t sequence) {
   auto op = [&](dvr::SegmentStore& s) { return s.read_segment(app, name, sequence); };

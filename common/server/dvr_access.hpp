@@ -20,11 +20,13 @@
 #include "common/base/log.hpp"
 #include "common/dvr/retention.hpp"
 #include "common/dvr/segment_store.hpp"
+#include "common/server/segment_source.hpp"
 #include "common/media/stream_hub.hpp"
 
 namespace rw::server {
 
-class DvrAccess {
+// The origin's SegmentSource: its own store.
+class DvrAccess final : public SegmentSource {
  public:
   DvrAccess(std::unique_ptr<dvr::SegmentStore> store, unsigned reader_threads);
   ~DvrAccess();
@@ -42,16 +44,21 @@ class DvrAccess {
   // Arguments are references: GCC 12 mishandles temporaries with
   // destructors inside a co_await expression (they are not kept in the
   // coroutine frame), so callers pass named objects, which outlive the call.
-  template <class T>
-  using Result = Expected<T, dvr::StoreError>;
   boost::asio::awaitable<Result<std::optional<dvr::StreamInfo>>> stream_info(const std::string& app,
-                                                                             const std::string& name);
+                                                                             const std::string& name) override;
   boost::asio::awaitable<Result<std::optional<dvr::SegmentInfo>>> find_segment(const std::string& app,
                                                                                const std::string& name,
-                                                                               std::uint32_t media_ms);
+                                                                               std::uint32_t media_ms) override;
+  boost::asio::awaitable<Result<std::vector<dvr::SegmentInfo>>> segment_infos(const std::string& app,
+                                                                              const std::string& name,
+                                                                              std::uint64_t from_sequence,
+                                                                              std::size_t limit) override;
+  boost::asio::awaitable<Result<std::optional<SharedBuffer>>> read_segment_bytes(const std::string& app,
+                                                                                const std::string& name,
+                                                                                std::uint64_t sequence) override;
   boost::asio::awaitable<Result<std::optional<dvr::Segment>>> read_segment(const std::string& app,
                                                                            const std::string& name,
-                                                                           std::uint64_t sequence);
+                                                                           std::uint64_t sequence) override;
   boost::asio::awaitable<Result<dvr::StreamInfo>> begin_recording(const std::string& app, const std::string& name,
                                                                   dvr::RecordMode mode, std::int64_t wall_ms);
 

@@ -9,7 +9,7 @@
 #include "common/dvr/segment_tags.hpp"
 #include "common/media/stream_name.hpp"
 #include "common/server/connection.hpp"
-#include "common/server/dvr_access.hpp"
+#include "common/server/segment_source.hpp"
 #include "common/server/worker.hpp"
 
 namespace rw::server {
@@ -65,7 +65,7 @@ asio::awaitable<std::unique_ptr<PlayStream>> PlayStream::start(Connection& conne
 
   // Is there a recording of this stream?
   std::optional<dvr::StreamInfo> info;
-  if (DvrAccess* dvr = connection.context().dvr) {
+  if (SegmentSource* dvr = connection.context().segments) {
     auto found = co_await dvr->stream_info(connection.app(), name.name);
     if (connection.closing()) co_return nullptr;
     if (found && *found) info = std::move(**found);
@@ -141,7 +141,7 @@ void PlayStream::send_status(std::string_view level, std::string_view code, std:
   connection_.session().send_status(stream_id_, level, code, description, info);
 }
 
-bool PlayStream::recorded_here() const { return connection_.context().dvr != nullptr && position_ != 0; }
+bool PlayStream::recorded_here() const { return connection_.context().segments != nullptr && position_ != 0; }
 
 // --- live ---------------------------------------------------------------------
 
@@ -291,7 +291,7 @@ std::uint32_t PlayStream::allowed_timestamp() const {
 }
 
 asio::awaitable<bool> PlayStream::open_at(std::uint32_t target_ms, bool exact_resume) {
-  DvrAccess* dvr = connection_.context().dvr;
+  SegmentSource* dvr = connection_.context().segments;
   if (!dvr) co_return false;
   auto alive = alive_;
   const std::string app = connection_.app();
@@ -364,7 +364,7 @@ asio::awaitable<bool> PlayStream::open_at(std::uint32_t target_ms, bool exact_re
 }
 
 asio::awaitable<bool> PlayStream::open_at_position() {
-  DvrAccess* dvr = connection_.context().dvr;
+  SegmentSource* dvr = connection_.context().segments;
   if (!dvr || position_ == 0) co_return false;
   const auto resume_here = [&] {
     ++generation_;
@@ -427,7 +427,7 @@ void PlayStream::start_pump() {
 asio::awaitable<void> PlayStream::pump(unsigned generation) {
   auto alive = alive_;
   auto connection = connection_.shared_from_this();  // keeps the socket while we sleep
-  DvrAccess* dvr = connection_.context().dvr;
+  SegmentSource* dvr = connection_.context().segments;
   asio::steady_timer timer(connection_.worker().io());
   const std::string app = connection_.app();
   const std::string name = name_;
@@ -528,7 +528,7 @@ asio::awaitable<void> PlayStream::pump(unsigned generation) {
 }
 
 asio::awaitable<bool> PlayStream::skip_deleted(std::uint64_t sequence) {
-  DvrAccess* dvr = connection_.context().dvr;
+  SegmentSource* dvr = connection_.context().segments;
   auto alive = alive_;
   const std::string app = connection_.app();
   const std::string name = name_;
@@ -574,7 +574,7 @@ void PlayStream::complete() {
 asio::awaitable<void> PlayStream::on_seek(const rtmp::SeekEvent& event) {
   auto alive = alive_;
   auto& session = connection_.session();
-  DvrAccess* dvr = connection_.context().dvr;
+  SegmentSource* dvr = connection_.context().segments;
   const std::string app = connection_.app();
   const std::string name = name_;
   std::optional<dvr::StreamInfo> info;

@@ -61,6 +61,7 @@ struct ServerOptions {
 };
 
 class DvrAccess;
+class SegmentSource;
 
 struct ServerContext {
   ServerContext(const ServerOptions& o, Logger& l, const Clock& c, media::StreamRegistry& s, EventBus& e)
@@ -75,6 +76,9 @@ struct ServerContext {
   std::atomic<std::size_t> connections{0};
   // The DVR store, or nullptr when this server records nothing.
   DvrAccess* dvr = nullptr;
+  // Where DVR players read recordings: the store at the origin, the
+  // upstream through the cache at a relay or an edge; nullptr: no DVR.
+  SegmentSource* segments = nullptr;
 
   // The settings for an application, or nullptr when clients may not use it.
   const AppSettings* find_app(const std::string& name) const;

@@ -59,6 +59,7 @@ class ServerFixture {
         }),
         context_(options_, log_, clock_, streams_, events_) {
     context_.dvr = dvr;
+    context_.segments = dvr;
     log_events(events_, log_, clock_);
     auto created = Server::create(context_);
     if (!created) throw std::runtime_error(created.error());

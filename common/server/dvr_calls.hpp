@@ -1,0 +1,42 @@
+// The calls a client makes about recordings, answered from the server's
+// SegmentSource (the store at the origin, the upstream at a relay or an
+// edge): getStreamLength (FMS applications), the DVRCast calls of OSMF,
+// Strobe and FLVPlayback (docs/dvr.md), and the calls a downstream Rewind
+// server makes for the index and the segments (docs/cluster.md, "Segment
+// protocol"). Kept out of Connection: it is application logic, and the
+// connection only routes the calls here.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <string>
+#include <string_view>
+
+#include "common/rtmp/command.hpp"
+#include "common/rtmp/server_session.hpp"
+#include "common/server/server_context.hpp"
+
+namespace rw::server {
+
+class DvrCalls {
+ public:
+  // `closing` is the connection's own flag: answers are not sent once it
+  // is set (a call may wait for the store or the upstream).
+  DvrCalls(ServerContext& context, rtmp::ServerSession& session, const std::string& app, const bool& closing)
+      : context_(context), session_(session), app_(app), closing_(closing) {}
+
+  // Whether the command is one of these calls (DVRSetStreamInfo is not: it
+  // controls the connection's own publisher).
+  static bool handles(std::string_view name);
+  boost::asio::awaitable<void> answer(const rtmp::Command& command);
+
+ private:
+  boost::asio::awaitable<void> stream_length(const rtmp::Command& command, const std::string& name);
+  boost::asio::awaitable<void> dvr_stream_info(const rtmp::Command& command, const std::string& name);
+
+  ServerContext& context_;
+  rtmp::ServerSession& session_;
+  const std::string& app_;
+  const bool& closing_;
+};
+
+}  // namespace rw::server
