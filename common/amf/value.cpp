@@ -71,6 +71,16 @@ std::optional<std::uint32_t> Value::as_uint32() const {
   return static_cast<std::uint32_t>(*d);
 }
 
+std::optional<std::uint64_t> Value::as_uint64() const {
+  if (const auto* i = std::get_if<std::int32_t>(&v_)) {
+    if (*i < 0) return std::nullopt;
+    return static_cast<std::uint64_t>(*i);
+  }
+  const auto* d = std::get_if<double>(&v_);
+  if (!d || !(*d >= 0 && *d <= 9007199254740992.0) || *d != std::floor(*d)) return std::nullopt;
+  return static_cast<std::uint64_t>(*d);
+}
+
 bool Value::as_bool(bool fallback) const {
   if (const bool* b = std::get_if<bool>(&v_)) return *b;
   return fallback;

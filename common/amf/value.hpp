@@ -156,6 +156,8 @@ class Value {
   // fractions and values past 2^32 - 1 included, which a plain cast would
   // turn into undefined behaviour.
   std::optional<std::uint32_t> as_uint32() const;
+  // The same for a count or an id up to 2^53 (what a double holds exactly).
+  std::optional<std::uint64_t> as_uint64() const;
   bool as_bool(bool fallback = false) const;
   std::string_view as_string(std::string_view fallback = {}) const;
   const Object* as_object() const { return std::get_if<Object>(&v_); }

@@ -348,6 +348,8 @@ void ClientSession::set_buffer_length(std::uint32_t stream_id, std::uint32_t ms)
   queue(make_user_control({UserControlEvent::SetBufferLength, stream_id, ms}));
 }
 
+void ClientSession::ping(std::uint32_t value) { queue(make_user_control({UserControlEvent::PingRequest, value, 0})); }
+
 bool ClientSession::send_media(std::uint32_t stream_id, std::uint8_t type, std::uint32_t timestamp,
                                ByteView payload) {
   if (payload.size() > kMaxMessageLength) return false;

@@ -236,6 +236,9 @@ class ClientSession {
   // User control SetBufferLength: servers such as FMS and SRS size their
   // sending by it; librtmp and ffmpeg send it after createStream.
   void set_buffer_length(std::uint32_t stream_id, std::uint32_t ms);
+  // User control PingRequest: a server that is alive answers PingResponse
+  // (a ServerControlEvent) with the same value.
+  void ping(std::uint32_t value);
 
   // --- Publishing -------------------------------------------------------------
   // Audio (8), video (9) or data (18/15) on a stream, chunked at the

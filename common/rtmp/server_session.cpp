@@ -404,6 +404,10 @@ void ServerSession::send_call_error(double transaction_id, std::string_view desc
                Command{"_error", transaction_id, amf::Null{}, {status_object("error", code, description)}});
 }
 
+void ServerSession::send_result_error(double transaction_id, amf::Object info) {
+  send_command(csid::kCommand, 0, Command{"_error", transaction_id, amf::Null{}, {std::move(info)}});
+}
+
 void ServerSession::send_call(std::string_view name, std::vector<amf::Value> args, double transaction_id) {
   send_command(csid::kCommand, 0, Command{std::string(name), transaction_id, amf::Null{}, std::move(args)});
 }

@@ -240,6 +240,8 @@ class ServerSession {
   // [_error, txn, null, {level error, code NetConnection.Call.Failed, description}]
   void send_call_error(double transaction_id, std::string_view description,
                        std::string_view code = "NetConnection.Call.Failed");
+  // [_error, txn, null, info] with an info object of the caller's.
+  void send_result_error(double transaction_id, amf::Object info);
   // A server-to-client call [name, txn, null, args...] (onBWDone, onFCPublish...).
   void send_call(std::string_view name, std::vector<amf::Value> args, double transaction_id = 0);
 

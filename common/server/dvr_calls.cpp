@@ -1,6 +1,9 @@
 #include "common/server/dvr_calls.hpp"
 
+#include <algorithm>
+
 #include "common/media/stream_name.hpp"
+#include "common/proxy/segment_protocol.hpp"
 #include "common/server/segment_source.hpp"
 
 namespace rw::server {
@@ -8,6 +11,10 @@ namespace rw::server {
 namespace asio = boost::asio;
 
 namespace {
+
+// What one answer carries at most, whatever a downstream asks for.
+constexpr std::uint64_t kMaxIndexEntries = 1024;
+constexpr std::uint64_t kMaxPageBytes = 1u << 20;
 
 // The stream a call is about: its first argument, a name or an object
 // with streamName (DVRSetStreamInfo's shape), without a query string.
@@ -24,7 +31,13 @@ std::string stream_argument(const rtmp::Command& cmd) {
 
 bool DvrCalls::handles(std::string_view name) {
   return name == "getStreamLength" || name == "DVRSubscribe" || name == "DVRUnsubscribe" ||
-         name == "DVRUnSubscribe" || name == "DVRGetStreamInfo";
+         name == "DVRUnSubscribe" || name == "DVRGetStreamInfo" || proxy::is_segment_protocol_call(name);
+}
+
+void DvrCalls::fail(double transaction_id, std::string_view reason, const std::string& description) {
+  amf::Object info = rtmp::status_object("error", "NetConnection.Call.Failed", description);
+  info.set("reason", std::string(reason));
+  session_.send_result_error(transaction_id, std::move(info));
 }
 
 asio::awaitable<void> DvrCalls::answer(const rtmp::Command& cmd) {
@@ -39,7 +52,114 @@ asio::awaitable<void> DvrCalls::answer(const rtmp::Command& cmd) {
     session_.send_result(txn, {rtmp::status_object("status", "NetStream.DVRUnsubscribe.Success", name)});
   } else if (cmd.name == "DVRGetStreamInfo") {
     co_await dvr_stream_info(cmd, name);
+  } else if (cmd.name == proxy::kSegmentCall) {
+    co_await segment(cmd, name);
+  } else {
+    co_await index(cmd, name);
   }
+}
+
+asio::awaitable<void> DvrCalls::index(const rtmp::Command& cmd, const std::string& name) {
+  const double txn = cmd.transaction_id;
+  SegmentSource* source = context_.segments;
+  if (!source) {
+    fail(txn, "NotFound", "this server serves no recordings");
+    co_return;
+  }
+  if (std::string why = media::validate_stream_name(name); !why.empty()) {
+    fail(txn, "BadRequest", why);
+    co_return;
+  }
+  auto arg = [&](std::size_t i) -> std::optional<std::uint64_t> {
+    return i < cmd.args.size() ? cmd.args[i].as_uint64() : std::nullopt;
+  };
+  auto found = co_await source->stream_info(app_, name);
+  if (closing_) co_return;
+  if (!found) {
+    fail(txn, "Unavailable", found.error().message);
+    co_return;
+  }
+  cluster::IndexPage page;
+  page.set_known(found->has_value());
+  if (*found) *page.mutable_stream() = **found;
+  if (*found && cmd.name == proxy::kSegmentInfosCall) {
+    const auto from = arg(1);
+    const auto limit = arg(2);
+    if (!from || !limit) {
+      fail(txn, "BadRequest", "rewindSegmentInfos takes a stream, a first sequence and a count");
+      co_return;
+    }
+    const std::size_t count = static_cast<std::size_t>(std::min<std::uint64_t>(*limit, kMaxIndexEntries));
+    auto entries = co_await source->segment_infos(app_, name, *from, count);
+    if (closing_) co_return;
+    if (!entries) {
+      fail(txn, "Unavailable", entries.error().message);
+      co_return;
+    }
+    for (auto& e : *entries) *page.add_segments() = std::move(e);
+  } else if (*found && cmd.name == proxy::kFindSegmentCall) {
+    const std::optional<std::uint32_t> at = cmd.args.size() > 1 ? cmd.args[1].as_uint32() : std::nullopt;
+    if (!at) {
+      fail(txn, "BadRequest", "rewindFindSegment takes a stream and a media time in ms");
+      co_return;
+    }
+    const std::uint32_t media_ms = *at;
+    auto where = co_await source->find_segment(app_, name, media_ms);
+    if (closing_) co_return;
+    if (!where) {
+      fail(txn, "Unavailable", where.error().message);
+      co_return;
+    }
+    if (*where) *page.add_segments() = std::move(**where);
+  }
+  session_.send_result(txn, {proxy::to_byte_array(page)});
+}
+
+asio::awaitable<void> DvrCalls::segment(const rtmp::Command& cmd, const std::string& name) {
+  const double txn = cmd.transaction_id;
+  SegmentSource* source = context_.segments;
+  auto arg = [&](std::size_t i) -> std::optional<std::uint64_t> {
+    return i < cmd.args.size() ? cmd.args[i].as_uint64() : std::nullopt;
+  };
+  const auto recording = arg(1);
+  const auto sequence = arg(2);
+  const auto offset = arg(3);
+  const auto max_bytes = arg(4);
+  if (!source) {
+    fail(txn, "NotFound", "this server serves no recordings");
+    co_return;
+  }
+  if (!media::validate_stream_name(name).empty() || !recording || !sequence || !offset || !max_bytes ||
+      *max_bytes == 0) {
+    fail(txn, "BadRequest", "rewindSegment takes a stream, a recording id, a sequence, an offset and a page size");
+    co_return;
+  }
+  auto found = co_await source->stream_info(app_, name);
+  if (closing_) co_return;
+  if (!found) {
+    fail(txn, "Unavailable", found.error().message);
+    co_return;
+  }
+  // Only the current recording's segments are served (a `record` publish
+  // starts the stream over with a new id).
+  if (!*found || (**found).recording_id() != *recording) {
+    fail(txn, "NotFound", "no recording " + std::to_string(*recording) + " of " + name);
+    co_return;
+  }
+  const std::uint64_t seq = *sequence;
+  auto bytes = co_await source->read_segment_bytes(app_, name, seq);
+  if (closing_) co_return;
+  if (!bytes) {
+    fail(txn, "Unavailable", bytes.error().message);
+    co_return;
+  }
+  if (!*bytes || *offset > (**bytes).size()) {
+    fail(txn, "NotFound", "segment " + std::to_string(seq) + " of " + name + " is not stored");
+    co_return;
+  }
+  const std::size_t page_bytes = static_cast<std::size_t>(std::min<std::uint64_t>(*max_bytes, kMaxPageBytes));
+  session_.send_result(txn, {proxy::to_byte_array(proxy::segment_page((**bytes).view(), *recording, seq, *offset,
+                                                                       page_bytes))});
 }
 
 asio::awaitable<void> DvrCalls::stream_length(const rtmp::Command& cmd, const std::string& name) {

@@ -32,6 +32,12 @@ class DvrCalls {
  private:
   boost::asio::awaitable<void> stream_length(const rtmp::Command& command, const std::string& name);
   boost::asio::awaitable<void> dvr_stream_info(const rtmp::Command& command, const std::string& name);
+  // The segment protocol, for a downstream Rewind server.
+  boost::asio::awaitable<void> index(const rtmp::Command& command, const std::string& name);
+  boost::asio::awaitable<void> segment(const rtmp::Command& command, const std::string& name);
+  // _error with NetConnection.Call.Failed and a `reason` a downstream acts
+  // on: NotFound, BadRequest or Unavailable (the store failed).
+  void fail(double transaction_id, std::string_view reason, const std::string& description);
 
   ServerContext& context_;
   rtmp::ServerSession& session_;

@@ -1,0 +1,83 @@
+#include "common/proxy/upstream_url.hpp"
+
+#include <charconv>
+
+#include "common/media/stream_name.hpp"
+
+namespace rw::proxy {
+
+std::optional<UpstreamUrl> parse_upstream_url(std::string_view text) {
+  constexpr std::string_view kScheme = "rtmp://";
+  if (text.substr(0, kScheme.size()) != kScheme) return std::nullopt;
+  std::string_view rest = text.substr(kScheme.size());
+  UpstreamUrl url;
+  url.text = std::string(text);
+  const std::size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    std::string_view app = rest.substr(slash + 1);
+    while (!app.empty() && app.back() == '/') app.remove_suffix(1);
+    if (!app.empty() && !media::validate_app_name(app).empty()) return std::nullopt;
+    url.app = std::string(app);
+  }
+  if (authority.empty()) return std::nullopt;
+  // [v6]:port, host:port or host.
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.front() == '[') {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return std::nullopt;
+      port = authority.substr(close + 2);
+    }
+  } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return std::nullopt;
+  url.host = std::string(host);
+  if (!port.empty()) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) return std::nullopt;
+    url.port = static_cast<std::uint16_t>(value);
+  }
+  return url;
+}
+
+std::vector<std::string> parse_via(std::string_view via) {
+  std::vector<std::string> out;
+  while (!via.empty()) {
+    const std::size_t comma = via.find(',');
+    std::string_view id = via.substr(0, comma);
+    if (!id.empty()) out.emplace_back(id);
+    if (comma == std::string_view::npos) break;
+    via.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+std::string join_via(const std::vector<std::string>& via) {
+  std::string out;
+  for (const auto& id : via) {
+    if (!out.empty()) out += ',';
+    out += id;
+  }
+  return out;
+}
+
+std::optional<std::string> query_parameter(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    const std::size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == key) return std::string(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+}  // namespace rw::proxy
