@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr char kMagic[8] = {'R', 'W', 'S', 'E', 'G', 'v', '1', '\n'};
+constexpr char kMagic[8] = {'R', 'W', 'S', 'E', 'G', 'v', '2', '\n'};
 constexpr std::uint64_t kMaxNameBytes = 4096;
 
 std::uint32_t crc32_of(ByteView bytes) {
@@ -70,6 +70,8 @@ std::string encode_header(const SegmentKey& key, std::uint64_t size, std::uint32
   h += key.name;
   put_u64(h, key.recording_id);
   put_u64(h, key.sequence);
+  put_u64(h, key.first_position);
+  put_u32(h, key.start_ms);
   put_u64(h, size);
   put_u32(h, crc);
   return h;
@@ -81,7 +83,7 @@ std::optional<FileHeader> read_header(std::istream& in) {
   HeaderReader r{in};
   FileHeader h;
   if (!r.text(h.key.app) || !r.text(h.key.name) || !r.u64(h.key.recording_id) || !r.u64(h.key.sequence) ||
-      !r.u64(h.size) || !r.u32(h.crc)) {
+      !r.u64(h.key.first_position) || !r.u32(h.key.start_ms) || !r.u64(h.size) || !r.u32(h.crc)) {
     return std::nullopt;
   }
   return h;
@@ -99,6 +101,8 @@ std::size_t SegmentKeyHash::operator()(const SegmentKey& k) const {
   mix(std::hash<std::string>{}(k.name));
   mix(std::hash<std::uint64_t>{}(k.recording_id));
   mix(std::hash<std::uint64_t>{}(k.sequence));
+  mix(std::hash<std::uint64_t>{}(k.first_position));
+  mix(std::hash<std::uint32_t>{}(k.start_ms));
   return h;
 }
 

@@ -22,12 +22,16 @@
 
 namespace rw::cache {
 
-// A segment of one recording of one stream.
+// A segment of one recording of one stream, and what it holds: an upstream
+// whose store was wiped may number a new recording as an old one was, and
+// its segments must not be taken for the old ones.
 struct SegmentKey {
   std::string app;
   std::string name;
   std::uint64_t recording_id = 0;
   std::uint64_t sequence = 0;
+  std::uint64_t first_position = 0;
+  std::uint32_t start_ms = 0;
   bool operator==(const SegmentKey&) const = default;
   std::string describe() const;
 };

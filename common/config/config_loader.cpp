@@ -4,11 +4,13 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
 
 #include "common/base/log.hpp"
+#include "common/cluster/upstream_url.hpp"
 #include "common/media/stream_name.hpp"
 
 namespace rw::config {
@@ -29,7 +31,9 @@ void collect_keys(const pb::Descriptor* d, const std::string& prefix, std::vecto
   for (int i = 0; i < d->field_count(); ++i) {
     const pb::FieldDescriptor* f = d->field(i);
     std::string path = prefix.empty() ? f->name() : prefix + "." + f->name();
-    if (f->is_repeated()) continue;  // per-application keys are app.NAME.FIELD, listed apart
+    // Per-application keys are app.NAME.FIELD, listed apart; a list of
+    // scalars (upstream) is a key given once per element.
+    if (f->is_repeated() && f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) continue;
     if (path == "default_app.name") continue;  // the defaults belong to no one application
     if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
       collect_keys(f->message_type(), path, out);
@@ -86,6 +90,11 @@ bool parse_integer(std::string_view text, T& out) {
 // Sets one scalar field from text; returns why it could not.
 std::string set_scalar(pb::Message& m, const pb::FieldDescriptor* f, std::string_view text) {
   const pb::Reflection* r = m.GetReflection();
+  if (f->is_repeated()) {
+    if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) return "lists are set in the config file";
+    r->AddString(&m, f, std::string(text));
+    return {};
+  }
   switch (f->cpp_type()) {
     case pb::FieldDescriptor::CPPTYPE_STRING:
       r->SetString(&m, f, std::string(text));
@@ -141,8 +150,10 @@ std::string set_scalar(pb::Message& m, const pb::FieldDescriptor* f, std::string
   }
 }
 
-// Sets "rtmp.chunk_size" or "app.live.name" style keys.
-std::string set_path(Config& config, std::string_view key, std::string_view value) {
+// Sets "rtmp.chunk_size" or "app.live.name" style keys. A list (upstream)
+// gets the value appended, or, unless `append`, replaced by it: flags that
+// name a list replace what the file and the environment said.
+std::string set_path(Config& config, std::string_view key, std::string_view value, bool append = false) {
   std::vector<std::string> parts = split(normalize_key(key), '.');
   pb::Message* m = &config;
   for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -175,7 +186,7 @@ std::string set_path(Config& config, std::string_view key, std::string_view valu
       continue;
     }
     if (!last) return "unknown setting";
-    if (f->is_repeated()) return "lists are set in the config file";
+    if (f->is_repeated() && !append) r->ClearField(m, f);
     return set_scalar(*m, f, value);
   }
   return "unknown setting";
@@ -214,7 +225,10 @@ bool is_set(const pb::Message& root, const std::string& path) {
   std::vector<std::string> parts = split(path, '.');
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const pb::FieldDescriptor* f = m->GetDescriptor()->FindFieldByName(parts[i]);
-    if (!f || !m->GetReflection()->HasField(*m, f)) return false;
+    if (!f) return false;
+    if (f->is_repeated() ? m->GetReflection()->FieldSize(*m, f) == 0 : !m->GetReflection()->HasField(*m, f)) {
+      return false;
+    }
     if (i + 1 < parts.size()) m = &m->GetReflection()->GetMessage(*m, f);
   }
   return true;
@@ -272,16 +286,24 @@ Expected<Loaded, std::string> load(const std::vector<std::string>& args,
   for (const auto& key : all_keys()) {
     auto it = env.find(env_name(key.path));
     if (it == env.end()) continue;
-    if (std::string why = set_path(loaded.config, key.path, it->second); !why.empty()) {
-      return unexpected("config: " + key.path + " (from " + it->first + "): " + why);
+    // A list from the environment: its elements separated by commas.
+    const std::vector<std::string> values =
+        key.field->is_repeated() ? split(it->second, ',') : std::vector<std::string>{it->second};
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (std::string why = set_path(loaded.config, key.path, values[i], i > 0); !why.empty()) {
+        return unexpected("config: " + key.path + " (from " + it->first + "): " + why);
+      }
     }
     sources[key.path] = "environment " + it->first;
   }
+  std::map<std::string, bool> lists_given;  // a list named by a flag: later flags append
   for (const auto& [key, value] : flags) {
-    if (std::string why = set_path(loaded.config, key, value); !why.empty()) {
-      return unexpected("config: " + normalize_key(key) + " (from --" + key + "): " + why);
+    const std::string normalized = normalize_key(key);
+    if (std::string why = set_path(loaded.config, key, value, lists_given[normalized]); !why.empty()) {
+      return unexpected("config: " + normalized + " (from --" + key + "): " + why);
     }
-    sources[normalize_key(key)] = "flag --" + key;
+    lists_given[normalized] = true;
+    sources[normalized] = "flag --" + key;
   }
   if (auto valid = validate(loaded.config, sources); !valid) return unexpected(valid.error());
   return loaded;
@@ -347,6 +369,33 @@ Expected<void, std::string> validate(const Config& c, const std::map<std::string
     if (auto r = range(prefix + "dvr.tail_max_bytes", d.tail_max_bytes(), 1u << 20, 1u << 31); !r) return r;
     return range(prefix + "dvr.write_queue_max_bytes", d.write_queue_max_bytes(), 1u << 20, 1u << 31);
   };
+  auto check_upstreams = [&](const std::string& key, const auto& urls) -> Expected<void, std::string> {
+    for (const std::string& url : urls) {
+      if (!cluster::parse_upstream_url(url)) return fail(key, "'" + url + "'", "expected rtmp://HOST[:PORT][/APP]");
+    }
+    return {};
+  };
+  if (auto r = check_upstreams("upstream", c.upstream()); !r) return r;
+  for (char ch : c.server_id()) {
+    // It travels in query strings (rewindVia=a,b) and log lines.
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.' || ch == ':')) {
+      return fail("server_id", "'" + c.server_id() + "'", "only letters, digits and - _ . : are allowed");
+    }
+  }
+  const ProxySettings& proxy = c.proxy();
+  if (auto r = range("proxy.not_responding_ms", proxy.not_responding_ms(), 500, 600'000); !r) return r;
+  if (auto r = range("proxy.connect_timeout_ms", proxy.connect_timeout_ms(), 100, 600'000); !r) return r;
+  if (auto r = range("proxy.call_timeout_ms", proxy.call_timeout_ms(), 100, 600'000); !r) return r;
+  if (auto r = range("proxy.linger_ms", proxy.linger_ms(), 0, 86'400'000); !r) return r;
+  if (auto r = range("proxy.backoff_max_ms", proxy.backoff_max_ms(), 100, 600'000); !r) return r;
+  if (auto r = range("proxy.prefer_primary_after_ms", proxy.prefer_primary_after_ms(), 0, 86'400'000); !r) return r;
+  if (auto r = range("proxy.max_segment_bytes", proxy.max_segment_bytes(), 64u << 10, 1u << 30); !r) return r;
+  if (auto r = range("proxy.max_page_bytes", proxy.max_page_bytes(), 4096, 4u << 20); !r) return r;
+  if (auto r = range("proxy.max_index_entries", proxy.max_index_entries(), 1, 4096); !r) return r;
+  if (auto r = range("proxy.tail_ms", proxy.tail_ms(), 1000, 600'000); !r) return r;
+  if (auto r = range("proxy.index_ttl_ms", proxy.index_ttl_ms(), 50, 60'000); !r) return r;
+  if (auto r = range("cache.memory_bytes", c.cache().memory_bytes(), 1u << 20, std::uint64_t{1} << 40); !r) return r;
+  if (auto r = range("cache.read_ahead", c.cache().read_ahead(), 0, 16); !r) return r;
   if (auto r = check_dvr("default_app.", c.default_app().dvr()); !r) return r;
   if (c.default_app().has_name()) return fail("default_app.name", c.default_app().name(), "default_app has no name");
   for (const auto& app : c.app()) {
@@ -354,6 +403,15 @@ Expected<void, std::string> validate(const Config& c, const std::map<std::string
       return fail("app.name", "'" + app.name() + "'", why);
     }
     if (auto r = check_dvr("app." + app.name() + ".", app.dvr()); !r) return r;
+    if (auto r = check_upstreams("app." + app.name() + ".upstream", app.upstream()); !r) return r;
+    for (const auto& proxy_from : app.static_proxy()) {
+      const std::string remote = proxy_from.has_remote() ? proxy_from.remote() : proxy_from.local();
+      for (const std::string& name : {proxy_from.local(), remote}) {
+        if (std::string why = media::validate_stream_name(name); !why.empty()) {
+          return fail("app." + app.name() + ".static_proxy", "'" + name + "'", why);
+        }
+      }
+    }
   }
   return {};
 }
@@ -380,6 +438,10 @@ std::string help_text(std::string_view program, std::string_view summary) {
       default: break;
     }
     std::string meaning = f->options().GetExtension(config::help);
+    if (f->is_repeated()) {
+      def = "none";
+      meaning += " (repeatable; the environment variable takes a comma-separated list)";
+    }
     out << "  " << flag_name(key.path) << "  (" << env_name(key.path) << ", default " << def << ")\n      " << meaning
         << "\n";
   }

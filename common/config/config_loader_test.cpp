@@ -50,6 +50,44 @@ TEST(ConfigLoader, PerApplicationFlags) {
   EXPECT_EQ(c->config.app(1).name(), "radio");
 }
 
+TEST(ConfigLoader, UpstreamsAreRepeatableAndOrdered) {
+  // The form the relay and edge docs give.
+  auto c = load_args({"--listen", "127.0.0.1:1937", "--data-dir", "edge-data", "--upstream", "rtmp://127.0.0.1:1936",
+                      "--upstream", "rtmp://127.0.0.1:1938"});
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->config.upstream_size(), 2);
+  EXPECT_EQ(c->config.upstream(0), "rtmp://127.0.0.1:1936");
+  EXPECT_EQ(c->config.upstream(1), "rtmp://127.0.0.1:1938");
+
+  // Flags replace the file's list; the environment takes a comma list.
+  std::string file = write_temp("upstream: \"rtmp://a\"\nupstream: \"rtmp://b\"\n"
+                                "app { name: \"live\" upstream: \"rtmp://c/other\" static_proxy { local: \"cam\" } }\n");
+  auto from_file = load_args({"--config", file});
+  ASSERT_TRUE(from_file) << from_file.error();
+  EXPECT_EQ(from_file->config.upstream_size(), 2);
+  EXPECT_EQ(from_file->config.app(0).upstream(0), "rtmp://c/other");
+  EXPECT_EQ(from_file->config.app(0).static_proxy(0).local(), "cam");
+  auto flag_wins = load_args({"--config", file, "--upstream", "rtmp://z"});
+  ASSERT_TRUE(flag_wins) << flag_wins.error();
+  ASSERT_EQ(flag_wins->config.upstream_size(), 1);
+  EXPECT_EQ(flag_wins->config.upstream(0), "rtmp://z");
+  auto env = load_args({}, {{"REWIND_UPSTREAM", "rtmp://x:1,rtmp://y:2"}});
+  ASSERT_TRUE(env) << env.error();
+  ASSERT_EQ(env->config.upstream_size(), 2);
+  EXPECT_EQ(env->config.upstream(1), "rtmp://y:2");
+  auto per_app = load_args({"--app.live.upstream", "rtmp://p", "--app.live.upstream", "rtmp://q"});
+  ASSERT_TRUE(per_app) << per_app.error();
+  EXPECT_EQ(per_app->config.app(0).upstream_size(), 2);
+  std::remove(file.c_str());
+
+  auto bad = load_args({"--upstream", "http://x"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("rtmp://HOST[:PORT][/APP]"), std::string::npos) << bad.error();
+  auto bad_id = load_args({"--server-id", "a,b"});
+  ASSERT_FALSE(bad_id);
+  EXPECT_NE(bad_id.error().find("server_id"), std::string::npos) << bad_id.error();
+}
+
 TEST(ConfigLoader, BadValuesNameTheKeyAndTheReason) {
   auto bad_listen = load_args({"--listen", "nonsense"});
   ASSERT_FALSE(bad_listen);

@@ -127,21 +127,24 @@ bool StreamHub::start_publish() {
   return true;
 }
 
-void StreamHub::publish(FramePtr frame) {
+void StreamHub::publish(MutableFramePtr frame) {
   std::lock_guard lock(mutex_);
   if (!publishing_) return;
   last_timestamp_ = frame->timestamp;
-  if (frame->position != 0) {
-    last_position_ = frame->position;
-    if (recorded_) {
-      tail_.push_back(frame);
-      tail_bytes_ += memory_cost(*frame);
-      // A store that falls this far behind loses the oldest frames from the
-      // tail; cursors then wait for the store instead.
-      while (tail_bytes_ > max_tail_bytes_ && !tail_.empty()) {
-        tail_bytes_ -= memory_cost(*tail_.front());
-        tail_.pop_front();
-      }
+  if (proxied_ && anchored_ && frame->position == 0) frame->position = last_position_ + 1;
+  if (frame->position != 0) last_position_ = frame->position;
+  if (recorded_ || proxied_) {
+    tail_.push_back(frame);
+    tail_bytes_ += memory_cost(*frame);
+    // A store that falls this far behind loses the oldest frames from the
+    // tail; cursors then wait for the store instead. A pull's tail keeps
+    // only its last tail_keep_ms.
+    while (!tail_.empty() &&
+           (tail_bytes_ > max_tail_bytes_ ||
+            (proxied_ && static_cast<std::int32_t>(frame->timestamp - tail_.front()->timestamp) >
+                             static_cast<std::int32_t>(tail_keep_ms_)))) {
+      tail_bytes_ -= memory_cost(*tail_.front());
+      tail_.pop_front();
     }
   }
   if (frame->kind == FrameKind::Metadata) {
@@ -175,6 +178,8 @@ void StreamHub::stop_publish() {
   if (!publishing_) return;
   publishing_ = false;
   recorded_ = false;
+  proxied_ = false;
+  anchored_ = false;
   tail_.clear();
   tail_bytes_ = 0;
   gop_.clear();
@@ -249,6 +254,57 @@ void StreamHub::set_recorded(bool recorded, std::size_t max_tail_bytes) {
   }
 }
 
+void StreamHub::set_proxied_tail(std::size_t max_bytes, std::uint32_t keep_ms) {
+  std::lock_guard lock(mutex_);
+  proxied_ = true;
+  anchored_ = false;
+  max_tail_bytes_ = max_bytes;
+  tail_keep_ms_ = keep_ms;
+}
+
+bool StreamHub::anchor(std::uint32_t keyframe_ts, std::uint64_t position) {
+  std::lock_guard lock(mutex_);
+  if (!proxied_ || position == 0) return false;
+  auto key = std::find_if(tail_.begin(), tail_.end(), [&](const FramePtr& f) {
+    return f->kind == FrameKind::Video && f->keyframe && f->timestamp == keyframe_ts;
+  });
+  if (key == tail_.end()) return false;
+  if (anchored_ && (*key)->position == position) return true;  // already so
+  // Number the keyframe and what follows it; frames are shared and
+  // immutable, so the tail holds numbered copies (same payload buffers).
+  std::uint64_t next = position;
+  for (auto it = key; it != tail_.end(); ++it) {
+    if ((*it)->position == next) {
+      ++next;
+      continue;
+    }
+    auto copy = std::make_shared<Frame>(**it);
+    copy->position = next++;
+    *it = std::move(copy);
+  }
+  // Frames before the keyframe belong to the segment before it: unknown.
+  for (auto it = tail_.begin(); it != key; ++it) {
+    if ((*it)->position != 0) {
+      auto copy = std::make_shared<Frame>(**it);
+      copy->position = 0;
+      *it = std::move(copy);
+    }
+  }
+  last_position_ = next - 1;
+  anchored_ = true;
+  return true;
+}
+
+void StreamHub::unanchor() {
+  std::lock_guard lock(mutex_);
+  anchored_ = false;
+}
+
+bool StreamHub::anchored() const {
+  std::lock_guard lock(mutex_);
+  return anchored_;
+}
+
 void StreamHub::mark_durable(std::uint64_t next_position) {
   std::lock_guard lock(mutex_);
   while (!tail_.empty() && tail_.front()->position < next_position) {
@@ -257,13 +313,21 @@ void StreamHub::mark_durable(std::uint64_t next_position) {
   }
 }
 
+bool StreamHub::tail_holds_locked(std::uint64_t position) const {
+  if (position == 0 || position > last_position_) return false;
+  // The numbered frames are a run at the tail's end (a pull's frames before
+  // its anchor have none): the first of them bounds what it holds.
+  auto first = std::find_if(tail_.begin(), tail_.end(), [](const FramePtr& f) { return f->position != 0; });
+  return first != tail_.end() && (*first)->position <= position;
+}
+
 StreamHub::TailJoin StreamHub::subscribe_from(std::uint64_t position, LiveSubscriber& subscriber,
                                              Executor& executor) {
   std::lock_guard lock(mutex_);
   TailJoin join;
-  if (!publishing_ || !recorded_) return join;  // NotLive
+  if (!publishing_ || !(recorded_ || (proxied_ && anchored_))) return join;  // NotLive
   const bool next_to_come = position == last_position_ + 1;
-  const bool in_tail = !tail_.empty() && tail_.front()->position <= position && position <= last_position_;
+  const bool in_tail = tail_holds_locked(position);
   if (!next_to_come && !in_tail) {
     join.result = TailJoin::Result::InStore;
     return join;
@@ -279,8 +343,8 @@ StreamHub::TailJoin StreamHub::subscribe_from(std::uint64_t position, LiveSubscr
 StreamHub::TailJoin StreamHub::read_tail(std::uint64_t position, std::size_t max) const {
   std::lock_guard lock(mutex_);
   TailJoin read;
-  if (!publishing_ || !recorded_) return read;  // NotLive
-  if (tail_.empty() || position < tail_.front()->position || position > last_position_) {
+  if (!publishing_ || !(recorded_ || (proxied_ && anchored_))) return read;  // NotLive
+  if (!tail_holds_locked(position)) {
     // Stored by now, or not published yet.
     read.result = position > last_position_ ? TailJoin::Result::Joined : TailJoin::Result::InStore;
     return read;

@@ -92,8 +92,9 @@ class StreamHub {
   // False when the stream already has a publisher (Publish.BadName).
   bool start_publish();
   // Metadata and sequence headers are remembered for new players; every
-  // frame goes to the subscribers.
-  void publish(FramePtr frame);
+  // frame goes to the subscribers. Mutable until here: a proxied stream
+  // whose positions are anchored numbers it (see anchor()).
+  void publish(MutableFramePtr frame);
   void stop_publish();
   bool publishing() const;
   // The current publisher's metadata and codec headers (null until sent).
@@ -121,6 +122,23 @@ class StreamHub {
   void set_recorded(bool recorded, std::size_t max_tail_bytes);
   // Frames before `next_position` are in the store: the tail forgets them.
   void mark_durable(std::uint64_t next_position);
+
+  // A proxied stream (a relay's or an edge's pull) is recorded upstream,
+  // not here: its tail keeps the last keep_ms of frames (at most
+  // max_bytes), numbered by the upstream's recording once anchored, so
+  // that a DVR cursor reading the upstream's segments can go on in the
+  // live frames at exactly the next frame (docs/cluster.md, "DVR through
+  // the chain").
+  void set_proxied_tail(std::size_t max_bytes, std::uint32_t keep_ms);
+  // The upstream's recording says its next segment starts with the video
+  // keyframe stamped `keyframe_ts`, numbered `position`: when the tail holds
+  // that keyframe, it and every frame after it (and every frame to come)
+  // take their numbers from there. False when the tail does not hold it.
+  bool anchor(std::uint32_t keyframe_ts, std::uint64_t position);
+  // The live frames no longer follow on from the numbered ones (the pull
+  // lost its upstream): positions are unknown until anchored again.
+  void unanchor();
+  bool anchored() const;
 
   struct TailJoin {
     enum class Result {
@@ -154,6 +172,8 @@ class StreamHub {
   // Returns the thread's fanout.
   Fanout& add_subscriber_locked(LiveSubscriber& subscriber, Executor& executor, bool reads_feed);
   Fanout* find_fanout_locked(Executor& executor);
+  // Whether the tail holds the frame numbered `position`.
+  bool tail_holds_locked(std::uint64_t position) const;
 
   const std::string app_;
   const std::string name_;
@@ -171,7 +191,10 @@ class StreamHub {
   std::uint32_t last_timestamp_ = 0;
   std::uint64_t last_position_ = 0;
   bool recorded_ = false;
-  std::deque<FramePtr> tail_;  // recorded frames not yet durable, by position
+  bool proxied_ = false;       // a pull: the tail is kept by time, positions come from anchor()
+  bool anchored_ = false;      // proxied: frames get positions
+  std::uint32_t tail_keep_ms_ = 0;
+  std::deque<FramePtr> tail_;  // recorded frames not yet durable (or a pull's recent frames), by position
   std::size_t tail_bytes_ = 0;
   std::size_t max_tail_bytes_ = 0;
   std::vector<std::shared_ptr<Fanout>> fanouts_;

@@ -40,13 +40,13 @@ struct Recorder final : LiveSubscriber {
   std::function<void()> on_frame_hook;
 };
 
-FramePtr video(std::uint32_t ts, bool key) {
+MutableFramePtr video(std::uint32_t ts, bool key) {
   Bytes body = key ? Bytes{0x17, 0x01, 0, 0, 0, 0xAA} : Bytes{0x27, 0x01, 0, 0, 0, 0xBB};
   return make_media_frame(rtmp::msg_type::kVideo, ts, std::move(body));
 }
-FramePtr video_header() { return make_media_frame(rtmp::msg_type::kVideo, 0, Bytes{0x17, 0x00, 0, 0, 0, 1, 2}); }
-FramePtr audio(std::uint32_t ts) { return make_media_frame(rtmp::msg_type::kAudio, ts, Bytes{0xAF, 0x01, 0x21}); }
-FramePtr audio_header() { return make_media_frame(rtmp::msg_type::kAudio, 0, Bytes{0xAF, 0x00, 0x12, 0x10}); }
+MutableFramePtr video_header() { return make_media_frame(rtmp::msg_type::kVideo, 0, Bytes{0x17, 0x00, 0, 0, 0, 1, 2}); }
+MutableFramePtr audio(std::uint32_t ts) { return make_media_frame(rtmp::msg_type::kAudio, ts, Bytes{0xAF, 0x01, 0x21}); }
+MutableFramePtr audio_header() { return make_media_frame(rtmp::msg_type::kAudio, 0, Bytes{0xAF, 0x00, 0x12, 0x10}); }
 
 TEST(Frame, ClassifiesKeyframesAndHeaders) {
   EXPECT_TRUE(video(0, true)->keyframe);
@@ -218,7 +218,7 @@ TEST(StreamHub, RepublishForgetsTheOldPublishersHeaders) {
   hub.unsubscribe(r, exec);
 }
 
-FramePtr numbered(FramePtr f, std::uint64_t position) {
+MutableFramePtr numbered(MutableFramePtr f, std::uint64_t position) {
   auto copy = std::make_shared<Frame>(*f);
   copy->position = position;
   return copy;
@@ -267,6 +267,38 @@ TEST(StreamHub, RecordingTailIsBounded) {
   ASSERT_EQ(join.result, StreamHub::TailJoin::Result::Joined);
   EXPECT_EQ(join.frames.size(), 3u);
   hub.unsubscribe(r, exec);
+}
+
+TEST(StreamHub, AProxiedTailIsNumberedFromAnAnchor) {
+  // An edge's pull: frames come without positions; the upstream's index
+  // says its next segment starts with the keyframe at 1000, number 501.
+  StreamHub hub("live", "pulled", {});
+  ASSERT_TRUE(hub.start_publish());
+  hub.set_proxied_tail(1u << 20, 10'000);
+  for (std::uint32_t t = 0; t < 2000; t += 100) hub.publish(video(t, t % 1000 == 0));
+  ManualExecutor exec;
+  Recorder r;
+  EXPECT_EQ(hub.subscribe_from(501, r, exec).result, StreamHub::TailJoin::Result::NotLive) << "not anchored yet";
+  EXPECT_FALSE(hub.anchor(1500, 501)) << "no keyframe there";
+  ASSERT_TRUE(hub.anchor(1000, 501));
+  EXPECT_TRUE(hub.anchored());
+  EXPECT_EQ(hub.last_position(), 510u);  // 1000..1900: ten frames, 501..510
+  hub.publish(video(2000, true));
+  EXPECT_EQ(hub.last_position(), 511u) << "frames to come are numbered on";
+  auto join = hub.subscribe_from(505, r, exec);
+  ASSERT_EQ(join.result, StreamHub::TailJoin::Result::Joined);
+  ASSERT_EQ(join.frames.size(), 7u);
+  EXPECT_EQ(join.frames.front()->timestamp, 1400u);
+  EXPECT_EQ(join.frames.front()->position, 505u);
+  EXPECT_EQ(join.frames.back()->position, 511u);
+  hub.unsubscribe(r, exec);
+  // A gap in the pull: numbers stop until the next anchor.
+  hub.unanchor();
+  hub.publish(video(2100, false));
+  EXPECT_EQ(hub.subscribe_from(512, r, exec).result, StreamHub::TailJoin::Result::NotLive);
+  // Only the last keep_ms stay.
+  for (std::uint32_t t = 2200; t < 20'000; t += 100) hub.publish(video(t, t % 1000 == 0));
+  EXPECT_FALSE(hub.anchor(1000, 501)) << "trimmed";
 }
 
 TEST(StreamRegistry, AppAndNameStayApart) {

@@ -26,7 +26,7 @@
 
 #include "common/base/expected.hpp"
 #include "common/base/log.hpp"
-#include "common/proxy/upstream_url.hpp"
+#include "common/cluster/upstream_url.hpp"
 #include "common/rtmp/client_session.hpp"
 
 namespace rw::proxy {
@@ -90,6 +90,9 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   void stop_play(std::uint64_t handle);
 
   void close(const std::string& why);
+  // Who is told of state changes from now on (a probe that becomes the
+  // current connection).
+  void set_listener(StateListener listener) { listener_ = std::move(listener); }
 
  private:
   UpstreamConnection(boost::asio::any_io_executor executor, UpstreamUrl url, std::string app, Identity identity,

@@ -243,7 +243,24 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
   }
   app_ = event.app;
   prefix_ += "app=" + rw::log_field(app_) + " ";
-  session_.accept_connect();
+  const ServerOptions& options = context_.options;
+  if (const amf::Value* peer = event.command_object.find("rewindServer");
+      peer && !options.server_id.empty() && peer->as_string() == options.server_id) {
+    // This server is its own upstream (a relay or edge configured with its
+    // own address): refused, or it would connect to itself without end.
+    why = "loop: " + options.server_id + " connected to itself (is it its own upstream?)";
+    session_.reject_connect("NetConnection.Connect.Rejected", why);
+    log_line(LogLevel::Warn) << why;
+    emit(EventType::Reject, {}, why);
+    close("connect rejected: " + why);
+    return;
+  }
+  amf::Object extra;
+  if (!options.server_id.empty()) {
+    extra.set("rewindServer", options.server_id);
+    extra.set("rewindRole", options.role);
+  }
+  session_.accept_connect(extra);
   connected_ = true;
   emit(EventType::Connect, {}, event.flash_version);
 }

@@ -15,31 +15,31 @@ DvrAccess::DvrAccess(std::unique_ptr<dvr::SegmentStore> store, unsigned reader_t
 DvrAccess::~DvrAccess() { stop(); }
 
 boost::asio::awaitable<DvrAccess::Result<std::optional<dvr::StreamInfo>>> DvrAccess::stream_info(
-    const std::string& app, const std::string& name) {
+    const std::string& app, const std::string& name, const std::string&) {
   auto op = [&](dvr::SegmentStore& s) { return s.stream_info(app, name); };
   co_return co_await run(false, op);
 }
 
 boost::asio::awaitable<DvrAccess::Result<std::optional<dvr::SegmentInfo>>> DvrAccess::find_segment(
-    const std::string& app, const std::string& name, std::uint32_t media_ms) {
+    const std::string& app, const std::string& name, std::uint32_t media_ms, const std::string&) {
   auto op = [&](dvr::SegmentStore& s) { return s.find_segment(app, name, media_ms); };
   co_return co_await run(false, op);
 }
 
 boost::asio::awaitable<DvrAccess::Result<std::vector<dvr::SegmentInfo>>> DvrAccess::segment_infos(
-    const std::string& app, const std::string& name, std::uint64_t from_sequence, std::size_t limit) {
+    const std::string& app, const std::string& name, std::uint64_t from_sequence, std::size_t limit, const std::string&) {
   auto op = [&](dvr::SegmentStore& s) { return s.segment_infos(app, name, from_sequence, limit); };
   co_return co_await run(false, op);
 }
 
 boost::asio::awaitable<DvrAccess::Result<std::optional<SharedBuffer>>> DvrAccess::read_segment_bytes(
-    const std::string& app, const std::string& name, std::uint64_t sequence) {
+    const std::string& app, const std::string& name, std::uint64_t sequence, const std::string&) {
   auto op = [&](dvr::SegmentStore& s) { return s.read_segment_bytes(app, name, sequence); };
   co_return co_await run(false, op);
 }
 
 boost::asio::awaitable<DvrAccess::Result<std::optional<dvr::Segment>>> DvrAccess::read_segment(
-    const std::string& app, const std::string& name, std::uint64_t sequence) {
+    const std::string& app, const std::string& name, std::uint64_t sequence, const std::string&) {
   auto op = [&](dvr::SegmentStore& s) { return s.read_segment(app, name, sequence); };
   co_return co_await run(false, op);
 }

@@ -45,20 +45,20 @@ class DvrAccess final : public SegmentSource {
   // destructors inside a co_await expression (they are not kept in the
   // coroutine frame), so callers pass named objects, which outlive the call.
   boost::asio::awaitable<Result<std::optional<dvr::StreamInfo>>> stream_info(const std::string& app,
-                                                                             const std::string& name) override;
+                                                                             const std::string& name, const std::string& via) override;
   boost::asio::awaitable<Result<std::optional<dvr::SegmentInfo>>> find_segment(const std::string& app,
                                                                                const std::string& name,
-                                                                               std::uint32_t media_ms) override;
+                                                                               std::uint32_t media_ms, const std::string& via) override;
   boost::asio::awaitable<Result<std::vector<dvr::SegmentInfo>>> segment_infos(const std::string& app,
                                                                               const std::string& name,
                                                                               std::uint64_t from_sequence,
-                                                                              std::size_t limit) override;
+                                                                              std::size_t limit, const std::string& via) override;
   boost::asio::awaitable<Result<std::optional<SharedBuffer>>> read_segment_bytes(const std::string& app,
                                                                                 const std::string& name,
-                                                                                std::uint64_t sequence) override;
+                                                                                std::uint64_t sequence, const std::string& via) override;
   boost::asio::awaitable<Result<std::optional<dvr::Segment>>> read_segment(const std::string& app,
                                                                            const std::string& name,
-                                                                           std::uint64_t sequence) override;
+                                                                           std::uint64_t sequence, const std::string& via) override;
   boost::asio::awaitable<Result<dvr::StreamInfo>> begin_recording(const std::string& app, const std::string& name,
                                                                   dvr::RecordMode mode, std::int64_t wall_ms);
 

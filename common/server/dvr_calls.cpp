@@ -2,8 +2,9 @@
 
 #include <algorithm>
 
+#include "common/cluster/identity.hpp"
+#include "common/cluster/segment_protocol.hpp"
 #include "common/media/stream_name.hpp"
-#include "common/proxy/segment_protocol.hpp"
 #include "common/server/segment_source.hpp"
 
 namespace rw::server {
@@ -17,21 +18,21 @@ constexpr std::uint64_t kMaxIndexEntries = 1024;
 constexpr std::uint64_t kMaxPageBytes = 1u << 20;
 
 // The stream a call is about: its first argument, a name or an object
-// with streamName (DVRSetStreamInfo's shape), without a query string.
-std::string stream_argument(const rtmp::Command& cmd) {
+// with streamName (DVRSetStreamInfo's shape), split from its query string.
+media::StreamName stream_argument(const rtmp::Command& cmd) {
   const amf::Value* arg = cmd.args.empty() ? nullptr : &cmd.args[0];
   std::string name(arg ? arg->as_string() : std::string_view());
   if (const amf::Object* o = arg ? arg->as_object() : nullptr) {
     if (const amf::Value* v = o->find("streamName")) name = std::string(v->as_string());
   }
-  return media::split_stream_name(name).name;
+  return media::split_stream_name(name);
 }
 
 }  // namespace
 
 bool DvrCalls::handles(std::string_view name) {
   return name == "getStreamLength" || name == "DVRSubscribe" || name == "DVRUnsubscribe" ||
-         name == "DVRUnSubscribe" || name == "DVRGetStreamInfo" || proxy::is_segment_protocol_call(name);
+         name == "DVRUnSubscribe" || name == "DVRGetStreamInfo" || cluster::is_segment_protocol_call(name);
 }
 
 void DvrCalls::fail(double transaction_id, std::string_view reason, const std::string& description) {
@@ -41,8 +42,19 @@ void DvrCalls::fail(double transaction_id, std::string_view reason, const std::s
 }
 
 asio::awaitable<void> DvrCalls::answer(const rtmp::Command& cmd) {
-  const std::string name = stream_argument(cmd);
+  const media::StreamName stream = stream_argument(cmd);
+  const std::string& name = stream.name;
   const double txn = cmd.transaction_id;
+  // A downstream server's call says which servers it went through; a relay
+  // passes that on upstream with its own id (docs/cluster.md, "Loops").
+  via_ = cluster::via_of_query(stream.query);
+  const std::string& self = context_.options.server_id;
+  if (cluster::via_contains(via_, self)) {
+    const std::string why = "loop: " + cmd.name + " of " + name + " came back to " + self + " through " + via_;
+    context_.log.warn() << log_escape(why);
+    fail(txn, "Loop", why);
+    co_return;
+  }
   if (cmd.name == "getStreamLength") {
     co_await stream_length(cmd, name);
   } else if (cmd.name == "DVRSubscribe") {
@@ -52,7 +64,7 @@ asio::awaitable<void> DvrCalls::answer(const rtmp::Command& cmd) {
     session_.send_result(txn, {rtmp::status_object("status", "NetStream.DVRUnsubscribe.Success", name)});
   } else if (cmd.name == "DVRGetStreamInfo") {
     co_await dvr_stream_info(cmd, name);
-  } else if (cmd.name == proxy::kSegmentCall) {
+  } else if (cmd.name == cluster::kSegmentCall) {
     co_await segment(cmd, name);
   } else {
     co_await index(cmd, name);
@@ -73,7 +85,7 @@ asio::awaitable<void> DvrCalls::index(const rtmp::Command& cmd, const std::strin
   auto arg = [&](std::size_t i) -> std::optional<std::uint64_t> {
     return i < cmd.args.size() ? cmd.args[i].as_uint64() : std::nullopt;
   };
-  auto found = co_await source->stream_info(app_, name);
+  auto found = co_await source->stream_info(app_, name, via_);
   if (closing_) co_return;
   if (!found) {
     fail(txn, "Unavailable", found.error().message);
@@ -82,7 +94,7 @@ asio::awaitable<void> DvrCalls::index(const rtmp::Command& cmd, const std::strin
   cluster::IndexPage page;
   page.set_known(found->has_value());
   if (*found) *page.mutable_stream() = **found;
-  if (*found && cmd.name == proxy::kSegmentInfosCall) {
+  if (*found && cmd.name == cluster::kSegmentInfosCall) {
     const auto from = arg(1);
     const auto limit = arg(2);
     if (!from || !limit) {
@@ -90,21 +102,21 @@ asio::awaitable<void> DvrCalls::index(const rtmp::Command& cmd, const std::strin
       co_return;
     }
     const std::size_t count = static_cast<std::size_t>(std::min<std::uint64_t>(*limit, kMaxIndexEntries));
-    auto entries = co_await source->segment_infos(app_, name, *from, count);
+    auto entries = co_await source->segment_infos(app_, name, *from, count, via_);
     if (closing_) co_return;
     if (!entries) {
       fail(txn, "Unavailable", entries.error().message);
       co_return;
     }
     for (auto& e : *entries) *page.add_segments() = std::move(e);
-  } else if (*found && cmd.name == proxy::kFindSegmentCall) {
+  } else if (*found && cmd.name == cluster::kFindSegmentCall) {
     const std::optional<std::uint32_t> at = cmd.args.size() > 1 ? cmd.args[1].as_uint32() : std::nullopt;
     if (!at) {
       fail(txn, "BadRequest", "rewindFindSegment takes a stream and a media time in ms");
       co_return;
     }
     const std::uint32_t media_ms = *at;
-    auto where = co_await source->find_segment(app_, name, media_ms);
+    auto where = co_await source->find_segment(app_, name, media_ms, via_);
     if (closing_) co_return;
     if (!where) {
       fail(txn, "Unavailable", where.error().message);
@@ -112,7 +124,7 @@ asio::awaitable<void> DvrCalls::index(const rtmp::Command& cmd, const std::strin
     }
     if (*where) *page.add_segments() = std::move(**where);
   }
-  session_.send_result(txn, {proxy::to_byte_array(page)});
+  session_.send_result(txn, {cluster::to_byte_array(page)});
 }
 
 asio::awaitable<void> DvrCalls::segment(const rtmp::Command& cmd, const std::string& name) {
@@ -134,7 +146,7 @@ asio::awaitable<void> DvrCalls::segment(const rtmp::Command& cmd, const std::str
     fail(txn, "BadRequest", "rewindSegment takes a stream, a recording id, a sequence, an offset and a page size");
     co_return;
   }
-  auto found = co_await source->stream_info(app_, name);
+  auto found = co_await source->stream_info(app_, name, via_);
   if (closing_) co_return;
   if (!found) {
     fail(txn, "Unavailable", found.error().message);
@@ -147,7 +159,7 @@ asio::awaitable<void> DvrCalls::segment(const rtmp::Command& cmd, const std::str
     co_return;
   }
   const std::uint64_t seq = *sequence;
-  auto bytes = co_await source->read_segment_bytes(app_, name, seq);
+  auto bytes = co_await source->read_segment_bytes(app_, name, seq, via_);
   if (closing_) co_return;
   if (!bytes) {
     fail(txn, "Unavailable", bytes.error().message);
@@ -158,7 +170,7 @@ asio::awaitable<void> DvrCalls::segment(const rtmp::Command& cmd, const std::str
     co_return;
   }
   const std::size_t page_bytes = static_cast<std::size_t>(std::min<std::uint64_t>(*max_bytes, kMaxPageBytes));
-  session_.send_result(txn, {proxy::to_byte_array(proxy::segment_page((**bytes).view(), *recording, seq, *offset,
+  session_.send_result(txn, {cluster::to_byte_array(cluster::segment_page((**bytes).view(), *recording, seq, *offset,
                                                                        page_bytes))});
 }
 
@@ -167,7 +179,7 @@ asio::awaitable<void> DvrCalls::stream_length(const rtmp::Command& cmd, const st
   // is only live.
   double seconds = 0;
   if (SegmentSource* source = context_.segments; source && media::validate_stream_name(name).empty()) {
-    auto found = co_await source->stream_info(app_, name);
+    auto found = co_await source->stream_info(app_, name, via_);
     if (closing_) co_return;
     if (found && *found) seconds = (*found)->end_ms() / 1000.0;
   }
@@ -177,7 +189,7 @@ asio::awaitable<void> DvrCalls::stream_length(const rtmp::Command& cmd, const st
 asio::awaitable<void> DvrCalls::dvr_stream_info(const rtmp::Command& cmd, const std::string& name) {
   std::optional<dvr::StreamInfo> info;
   if (SegmentSource* source = context_.segments; source && media::validate_stream_name(name).empty()) {
-    auto found = co_await source->stream_info(app_, name);
+    auto found = co_await source->stream_info(app_, name, via_);
     if (closing_) co_return;
     if (found && *found) info = std::move(**found);
   }

@@ -36,13 +36,15 @@ class DvrCalls {
   boost::asio::awaitable<void> index(const rtmp::Command& command, const std::string& name);
   boost::asio::awaitable<void> segment(const rtmp::Command& command, const std::string& name);
   // _error with NetConnection.Call.Failed and a `reason` a downstream acts
-  // on: NotFound, BadRequest or Unavailable (the store failed).
+  // on: NotFound, BadRequest, Unavailable (the store or the upstream
+  // failed) or Loop.
   void fail(double transaction_id, std::string_view reason, const std::string& description);
 
   ServerContext& context_;
   rtmp::ServerSession& session_;
   const std::string& app_;
   const bool& closing_;
+  std::string via_;  // of the call being answered
 };
 
 }  // namespace rw::server

@@ -18,6 +18,7 @@ const char* to_string(EventType type) {
     case EventType::RecordStart: return "record-start";
     case EventType::RecordStop: return "record-stop";
     case EventType::Error: return "error";
+    case EventType::Proxy: return "proxy";
   }
   return "?";
 }

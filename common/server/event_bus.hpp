@@ -26,6 +26,7 @@ enum class EventType {
   RecordStart,   // a stream's recording started (detail: record/append)
   RecordStop,
   Error,         // a client misbehaved or failed (detail: why)
+  Proxy,         // ProxyStream status at a relay or an edge (code; peer: the upstream)
 };
 
 const char* to_string(EventType type);
@@ -37,6 +38,7 @@ struct ServerEvent {
   std::string app;
   std::string stream;  // stream name, when the event is about a stream
   std::string detail;
+  std::string code;    // a status code (ProxyStream.Proxy.Start...), when the event has one
 };
 
 class EventBus {

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/cluster/identity.hpp"
 #include "common/dvr/segment_tags.hpp"
 #include "common/media/stream_name.hpp"
 #include "common/server/connection.hpp"
@@ -62,17 +63,44 @@ asio::awaitable<std::unique_ptr<PlayStream>> PlayStream::start(Connection& conne
     not_found(why);
     co_return nullptr;
   }
+  // A downstream server's pull says which servers it went through: finding
+  // our own id there means it went round a loop (docs/cluster.md, "Loops").
+  const std::string& self = connection.context().options.server_id;
+  if (const std::string via = cluster::via_of_query(name.query); cluster::via_contains(via, self)) {
+    const std::string why = "loop: the play of " + name.name + " came back to " + self + " through " + via;
+    connection.log_line(LogLevel::Warn) << log_escape(why);
+    not_found(why);
+    co_return nullptr;
+  }
 
-  // Is there a recording of this stream?
+  // At a relay or an edge the stream comes from upstream: the first player
+  // waits for the upstream's answer to the pull.
+  std::unique_ptr<PullLease> pull;
+  if (LivePuller* puller = connection.context().puller; puller && puller->pulls(connection.app())) {
+    const std::string app = connection.app();
+    const std::string via = cluster::via_of_query(name.query);
+    auto want = co_await puller->want(app, name.name, via);
+    if (connection.closing()) co_return nullptr;
+    if (!want.lease) {
+      not_found(want.not_found);
+      co_return nullptr;
+    }
+    pull = std::move(want.lease);
+  }
+
+  // Is there a recording of this stream? (A player's own reads came
+  // through no other server: no via.)
+  const std::string no_via;
   std::optional<dvr::StreamInfo> info;
   if (SegmentSource* dvr = connection.context().segments) {
-    auto found = co_await dvr->stream_info(connection.app(), name.name);
+    auto found = co_await dvr->stream_info(connection.app(), name.name, no_via);
     if (connection.closing()) co_return nullptr;
     if (found && *found) info = std::move(**found);
   }
 
   auto hub = connection.context().streams.acquire(connection.app(), name.name);
   auto stream = std::make_unique<PlayStream>(connection, stream_id, name.name, hub);
+  stream->pull_ = std::move(pull);
   connection.limit_send_buffer();
   const bool live_now = hub->publishing();
 
@@ -296,7 +324,7 @@ asio::awaitable<bool> PlayStream::open_at(std::uint32_t target_ms, bool exact_re
   auto alive = alive_;
   const std::string app = connection_.app();
   const std::string name = name_;
-  auto info = co_await dvr->stream_info(app, name);
+  auto info = co_await dvr->stream_info(app, name, no_via_);
   if (!*alive) co_return false;
   if (!info || !*info) co_return false;
 
@@ -308,10 +336,10 @@ asio::awaitable<bool> PlayStream::open_at(std::uint32_t target_ms, bool exact_re
     co_return true;
   }
 
-  auto where = co_await dvr->find_segment(app, name, target_ms);
+  auto where = co_await dvr->find_segment(app, name, target_ms, no_via_);
   if (!*alive || !where || !*where) co_return false;
   const std::uint64_t sequence = (*where)->sequence();
-  auto stored = co_await dvr->read_segment(app, name, sequence);
+  auto stored = co_await dvr->read_segment(app, name, sequence, no_via_);
   if (!*alive || !stored || !*stored) co_return false;
 
   stop_sending();
@@ -384,12 +412,12 @@ asio::awaitable<bool> PlayStream::open_at_position() {
   // (audio and video interleave), so start looking a few seconds earlier
   // and walk forward by position.
   const std::uint32_t around = last_timestamp_ > kResumeLookBackMs ? last_timestamp_ - kResumeLookBackMs : 0;
-  auto where = co_await dvr->find_segment(app, name, around);
+  auto where = co_await dvr->find_segment(app, name, around, no_via_);
   if (!*alive) co_return false;
   if (where && *where) {
     std::uint64_t sequence = (*where)->sequence();
     for (int step = 0; step < kResumeMaxSegments; ++step, ++sequence) {
-      auto stored = co_await dvr->read_segment(app, name, sequence);
+      auto stored = co_await dvr->read_segment(app, name, sequence, no_via_);
       if (!*alive) co_return false;
       next_sequence_ = sequence;
       if (!stored || !*stored) break;
@@ -438,7 +466,7 @@ asio::awaitable<void> PlayStream::pump(unsigned generation) {
     if (!cursor_ || cursor_->index >= cursor_->frames.size()) {
       // The next stored segment.
       const std::uint64_t sequence = next_sequence_;
-      auto stored = co_await dvr->read_segment(app, name, sequence);
+      auto stored = co_await dvr->read_segment(app, name, sequence, no_via_);
       if (!current()) co_return;
       if (stored && *stored && (recording_id_ == 0 || (*stored)->recording_id() == recording_id_)) {
         const std::uint64_t end = (*stored)->first_position() + (*stored)->frame_count();
@@ -482,7 +510,7 @@ asio::awaitable<void> PlayStream::pump(unsigned generation) {
       }
       // Nobody is publishing: the end of the recording, its last segment
       // on its way to the store, or a segment retention deleted.
-      auto info = co_await dvr->stream_info(app, name);
+      auto info = co_await dvr->stream_info(app, name, no_via_);
       if (!current()) co_return;
       const bool gone = !info || !*info || (recording_id_ != 0 && (*info)->recording_id() != recording_id_);
       if (gone || (!(*info)->live() && sequence >= (*info)->next_sequence())) {
@@ -532,7 +560,7 @@ asio::awaitable<bool> PlayStream::skip_deleted(std::uint64_t sequence) {
   auto alive = alive_;
   const std::string app = connection_.app();
   const std::string name = name_;
-  auto info = co_await dvr->stream_info(app, name);
+  auto info = co_await dvr->stream_info(app, name, no_via_);
   if (!*alive || !info || !*info) co_return false;
   if (recording_id_ != 0 && (*info)->recording_id() != recording_id_) co_return false;
   if (sequence >= (*info)->first_sequence()) co_return false;
@@ -579,7 +607,7 @@ asio::awaitable<void> PlayStream::on_seek(const rtmp::SeekEvent& event) {
   const std::string name = name_;
   std::optional<dvr::StreamInfo> info;
   if (dvr) {
-    auto found = co_await dvr->stream_info(app, name);
+    auto found = co_await dvr->stream_info(app, name, no_via_);
     if (!*alive) co_return;
     if (found && *found) info = std::move(**found);
   }

@@ -17,6 +17,7 @@
 
 #include "common/dvr/segment_store.hpp"
 #include "common/media/stream_hub.hpp"
+#include "common/server/live_puller.hpp"
 #include "common/server/net_stream.hpp"
 
 namespace rw::server {
@@ -111,6 +112,9 @@ class PlayStream final : public NetStream, public media::LiveSubscriber {
   bool recorded_here() const;
 
   std::shared_ptr<media::StreamHub> hub_;
+  // At a relay or an edge: keeps the stream's upstream pull running.
+  std::unique_ptr<PullLease> pull_;
+  const std::string no_via_;  // a player's reads of recordings come through no other server
   Mode mode_ = Mode::Live;
   bool subscribed_ = false;
   bool reading_feed_ = false;  // live frames come from the thread's shared feed

@@ -25,29 +25,31 @@ class SegmentSource {
 
   // Arguments are references: GCC 12 mishandles temporaries with
   // destructors inside a co_await expression, so callers pass named
-  // objects that outlive the call.
+  // objects that outlive the call. `via`: the servers a downstream request
+  // came through (docs/cluster.md, "Loops"), empty for a local player; a
+  // relay passes it on with its own id, the store ignores it.
 
   // The stream's recording: its window, live or not (nullopt: none).
   virtual boost::asio::awaitable<Result<std::optional<dvr::StreamInfo>>> stream_info(const std::string& app,
-                                                                                     const std::string& name) = 0;
+                                                                                     const std::string& name, const std::string& via) = 0;
   // The index entry of the last stored segment starting at or before
   // media_ms (as SegmentStore::find_segment).
   virtual boost::asio::awaitable<Result<std::optional<dvr::SegmentInfo>>> find_segment(const std::string& app,
                                                                                        const std::string& name,
-                                                                                       std::uint32_t media_ms) = 0;
+                                                                                       std::uint32_t media_ms, const std::string& via) = 0;
   // Index entries from `from_sequence` on, at most `limit`.
   virtual boost::asio::awaitable<Result<std::vector<dvr::SegmentInfo>>> segment_infos(const std::string& app,
                                                                                       const std::string& name,
                                                                                       std::uint64_t from_sequence,
-                                                                                      std::size_t limit) = 0;
+                                                                                      std::size_t limit, const std::string& via) = 0;
   // A segment of the stream's current recording, as the serialized Segment
   // message (what a relay passes on) and parsed (what a player reads).
   virtual boost::asio::awaitable<Result<std::optional<SharedBuffer>>> read_segment_bytes(const std::string& app,
                                                                                         const std::string& name,
-                                                                                        std::uint64_t sequence) = 0;
+                                                                                        std::uint64_t sequence, const std::string& via) = 0;
   virtual boost::asio::awaitable<Result<std::optional<dvr::Segment>>> read_segment(const std::string& app,
                                                                                   const std::string& name,
-                                                                                  std::uint64_t sequence) = 0;
+                                                                                  std::uint64_t sequence, const std::string& via) = 0;
 };
 
 }  // namespace rw::server

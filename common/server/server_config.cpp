@@ -90,6 +90,8 @@ void log_events(EventBus& bus, Logger& log, const Clock& clock) {
     // Commands are many and the client chooses them: the connection logs
     // the ones worth a line (unknown ones), rate-limited.
     if (e.type == EventType::Command) return;
+    // The proxy logs its own status lines (with the upstream and why).
+    if (e.type == EventType::Proxy) return;
     const bool problem = e.type == EventType::Error || e.type == EventType::Reject;
     if (!log.enabled(problem ? LogLevel::Warn : LogLevel::Info)) return;
     std::uint64_t suppressed = 0;

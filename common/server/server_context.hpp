@@ -34,6 +34,12 @@ struct AppSettings {
 };
 
 struct ServerOptions {
+  // Who this server is in a chain (docs/cluster.md, "Loops"): its connect
+  // replies say it (rewindServer, rewindRole), so a downstream Rewind
+  // server knows it may ask for segments, and it refuses requests that
+  // went round a loop back to it.
+  std::string role = "origin";
+  std::string server_id;
   std::string listen_host = "0.0.0.0";
   std::uint16_t listen_port = 1935;
   unsigned threads = 0;  // 0: one per core
@@ -62,6 +68,7 @@ struct ServerOptions {
 
 class DvrAccess;
 class SegmentSource;
+class LivePuller;
 
 struct ServerContext {
   ServerContext(const ServerOptions& o, Logger& l, const Clock& c, media::StreamRegistry& s, EventBus& e)
@@ -79,6 +86,9 @@ struct ServerContext {
   // Where DVR players read recordings: the store at the origin, the
   // upstream through the cache at a relay or an edge; nullptr: no DVR.
   SegmentSource* segments = nullptr;
+  // At a relay or an edge: where live streams come from; nullptr at the
+  // origin.
+  LivePuller* puller = nullptr;
 
   // The settings for an application, or nullptr when clients may not use it.
   const AppSettings* find_app(const std::string& name) const;

@@ -1,10 +1,10 @@
-#include "common/proxy/segment_protocol.hpp"
+#include "common/cluster/segment_protocol.hpp"
 
 #include <zlib.h>
 
 #include <algorithm>
 
-namespace rw::proxy {
+namespace rw::cluster {
 
 bool is_segment_protocol_call(std::string_view name) {
   return name == kStreamInfoCall || name == kSegmentInfosCall || name == kFindSegmentCall || name == kSegmentCall;
@@ -79,10 +79,11 @@ SegmentAssembler::Step SegmentAssembler::add(const cluster::SegmentPage& page, s
       return bad("a segment of " + std::to_string(total_) + " bytes, over the limit of " +
                  std::to_string(limits_.max_segment_bytes));
     }
-    if (total_ != expected_.size_bytes()) {
-      return bad("a segment of " + std::to_string(total_) + " bytes where the index says " +
-                 std::to_string(expected_.size_bytes()));
-    }
+    // Not checked against the index's size: two origins fed the same
+    // stream cut the same segments, but each stamps its own recording id
+    // and wall clock into them, so a relay may serve a segment it cached
+    // from one against the index of the other. What the segment holds is
+    // checked once it is whole.
     bytes_.reserve(static_cast<std::size_t>(total_));
   } else if (page.total_size() != total_) {
     return bad("pages disagree on the segment's size");
@@ -95,6 +96,16 @@ SegmentAssembler::Step SegmentAssembler::add(const cluster::SegmentPage& page, s
   received_ += page.data().size();
   if (received_ < total_) return Step::NeedMore;
   if (crc32_of(bytes_) != crc32_) return bad("the segment fails its checksum");
+  if (!segment_.ParseFromArray(bytes_.data(), static_cast<int>(bytes_.size()))) {
+    return bad("the segment does not parse");
+  }
+  if (segment_.sequence() != expected_.sequence() || segment_.first_position() != expected_.first_position() ||
+      segment_.frame_count() != expected_.frame_count() || segment_.start_ms() != expected_.start_ms()) {
+    return bad("the segment holds frames " + std::to_string(segment_.first_position()) + "+" +
+               std::to_string(segment_.frame_count()) + " at " + std::to_string(segment_.start_ms()) +
+               " ms where the index says " + std::to_string(expected_.first_position()) + "+" +
+               std::to_string(expected_.frame_count()) + " at " + std::to_string(expected_.start_ms()) + " ms");
+  }
   return Step::Complete;
 }
 
@@ -135,4 +146,4 @@ bool index_page_consistent(const cluster::IndexPage& page, const ProtocolLimits&
   return true;
 }
 
-}  // namespace rw::proxy
+}  // namespace rw::cluster

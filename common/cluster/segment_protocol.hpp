@@ -17,7 +17,7 @@
 #include "common/base/shared_buffer.hpp"
 #include "proto/cluster.pb.h"
 
-namespace rw::proxy {
+namespace rw::cluster {
 
 // [name, txn, null, stream] -> IndexPage (known, stream)
 inline constexpr std::string_view kStreamInfoCall = "rewindStreamInfo";
@@ -60,13 +60,16 @@ class SegmentAssembler {
   SegmentAssembler(const dvr::SegmentInfo& expected, std::uint64_t recording_id, const ProtocolLimits& limits);
 
   enum class Step { NeedMore, Complete, Bad };
-  // Takes the next page. Bad (with `why`) when it contradicts the index,
-  // an earlier page or the limits, or the whole fails its checksum.
+  // Takes the next page. Bad (with `why`) when it contradicts an earlier
+  // page or the limits, the whole fails its checksum, does not parse or
+  // holds other frames than the index entry says.
   Step add(const cluster::SegmentPage& page, std::string& why);
   // Where the next page starts (what to ask for).
   std::uint64_t next_offset() const { return received_; }
   // The serialized Segment, once add() said Complete.
   SharedBuffer take() { return SharedBuffer(std::move(bytes_)); }
+  // The segment parsed, once add() said Complete.
+  dvr::Segment& segment() { return segment_; }
 
  private:
   const dvr::SegmentInfo expected_;
@@ -76,6 +79,7 @@ class SegmentAssembler {
   std::uint32_t crc32_ = 0;
   std::uint64_t received_ = 0;
   Bytes bytes_;
+  dvr::Segment segment_;
 };
 
 // Whether an index page is one a receiver may use: consecutive sequences
@@ -84,4 +88,4 @@ class SegmentAssembler {
 bool index_page_consistent(const cluster::IndexPage& page, const ProtocolLimits& limits, std::size_t asked_for,
                            std::string& why);
 
-}  // namespace rw::proxy
+}  // namespace rw::cluster

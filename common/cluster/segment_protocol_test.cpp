@@ -1,10 +1,10 @@
-#include "common/proxy/segment_protocol.hpp"
+#include "common/cluster/segment_protocol.hpp"
 
 #include <gtest/gtest.h>
 
 #include "common/amf/codec.hpp"
 
-namespace rw::proxy {
+namespace rw::cluster {
 namespace {
 
 Bytes pattern(std::size_t n) {
@@ -20,6 +20,19 @@ dvr::SegmentInfo entry(std::uint64_t sequence, std::uint64_t size) {
   e.set_frame_count(10);
   e.set_first_position(1 + sequence * 10);
   return e;
+}
+
+// A serialized segment of about `tag_bytes` that matches entry(sequence).
+Bytes segment_bytes(std::uint64_t sequence, std::size_t tag_bytes) {
+  dvr::Segment segment;
+  segment.set_recording_id(9);
+  segment.set_sequence(sequence);
+  segment.set_frame_count(10);
+  segment.set_first_position(1 + sequence * 10);
+  const Bytes tags = pattern(tag_bytes);
+  segment.set_tags(tags.data(), tags.size());
+  const std::string wire = segment.SerializeAsString();
+  return Bytes(wire.begin(), wire.end());
 }
 
 TEST(SegmentProtocol, MessagesTravelAsByteArraysThroughAmf0) {
@@ -43,7 +56,7 @@ TEST(SegmentProtocol, MessagesTravelAsByteArraysThroughAmf0) {
 }
 
 TEST(SegmentProtocol, PagesReassembleAndAreChecked) {
-  const Bytes segment = pattern(2500);
+  const Bytes segment = segment_bytes(5, 2500);
   const ProtocolLimits limits{1u << 20, 1000, 100};
   SegmentAssembler assembler(entry(5, segment.size()), 9, limits);
   std::string why;
@@ -54,15 +67,23 @@ TEST(SegmentProtocol, PagesReassembleAndAreChecked) {
     ASSERT_NE(step, SegmentAssembler::Step::Bad) << why;
     EXPECT_EQ(step == SegmentAssembler::Step::Complete, offset + 1000 >= segment.size());
   }
+  EXPECT_EQ(assembler.segment().first_position(), 51u);
   const SharedBuffer whole = assembler.take();
   EXPECT_EQ(whole.size(), segment.size());
   EXPECT_TRUE(std::equal(whole.view().begin(), whole.view().end(), segment.begin()));
 }
 
 TEST(SegmentProtocol, BadPagesAreRefused) {
-  const Bytes segment = pattern(2000);
+  const Bytes segment = segment_bytes(5, 2000);
   const ProtocolLimits limits{1u << 20, 1000, 100};
   std::string why;
+  auto whole = [&](SegmentAssembler& a, const Bytes& bytes) {
+    SegmentAssembler::Step step = SegmentAssembler::Step::NeedMore;
+    while (step == SegmentAssembler::Step::NeedMore) {
+      step = a.add(segment_page(bytes, 9, 5, a.next_offset(), 1000), why);
+    }
+    return step;
+  };
   auto first_page = [&](std::uint64_t recording, std::uint64_t sequence) {
     return segment_page(segment, recording, sequence, 0, 1000);
   };
@@ -72,8 +93,23 @@ TEST(SegmentProtocol, BadPagesAreRefused) {
     EXPECT_NE(why.find("recording"), std::string::npos);
   }
   {
-    SegmentAssembler a(entry(5, segment.size() + 1), 9, limits);
-    EXPECT_EQ(a.add(first_page(9, 5), why), SegmentAssembler::Step::Bad) << "size differs from the index";
+    // Whole and intact, but other frames than the index entry says.
+    dvr::SegmentInfo other = entry(5, segment.size());
+    other.set_frame_count(11);
+    SegmentAssembler a(other, 9, limits);
+    EXPECT_EQ(whole(a, segment), SegmentAssembler::Step::Bad);
+    EXPECT_NE(why.find("index says"), std::string::npos) << why;
+  }
+  {
+    // A checksum that matches bytes that are no segment.
+    const Bytes junk = pattern(1500);
+    SegmentAssembler a(entry(5, junk.size()), 9, limits);
+    EXPECT_EQ(whole(a, junk), SegmentAssembler::Step::Bad);
+    EXPECT_NE(why.find("parse"), std::string::npos) << why;
+  }
+  {
+    SegmentAssembler a(entry(5, segment.size()), 9, limits);
+    EXPECT_EQ(whole(a, segment), SegmentAssembler::Step::Complete) << why;
   }
   {
     SegmentAssembler a(entry(5, segment.size()), 9, limits);
@@ -93,7 +129,7 @@ TEST(SegmentProtocol, BadPagesAreRefused) {
     EXPECT_NE(why.find("checksum"), std::string::npos);
   }
   {
-    const Bytes huge = pattern(4000);
+    const Bytes huge = segment_bytes(5, 4000);
     SegmentAssembler a(entry(5, huge.size()), 9, ProtocolLimits{3000, 1000, 100});
     EXPECT_EQ(a.add(segment_page(huge, 9, 5, 0, 1000), why), SegmentAssembler::Step::Bad) << "over the limit";
   }
@@ -129,4 +165,4 @@ TEST(SegmentProtocol, IndexPagesThatContradictThemselvesAreRefused) {
 }
 
 }  // namespace
-}  // namespace rw::proxy
+}  // namespace rw::cluster

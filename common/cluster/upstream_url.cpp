@@ -1,10 +1,10 @@
-#include "common/proxy/upstream_url.hpp"
+#include "common/cluster/upstream_url.hpp"
 
 #include <charconv>
 
 #include "common/media/stream_name.hpp"
 
-namespace rw::proxy {
+namespace rw::cluster {
 
 std::optional<UpstreamUrl> parse_upstream_url(std::string_view text) {
   constexpr std::string_view kScheme = "rtmp://";
@@ -47,37 +47,4 @@ std::optional<UpstreamUrl> parse_upstream_url(std::string_view text) {
   return url;
 }
 
-std::vector<std::string> parse_via(std::string_view via) {
-  std::vector<std::string> out;
-  while (!via.empty()) {
-    const std::size_t comma = via.find(',');
-    std::string_view id = via.substr(0, comma);
-    if (!id.empty()) out.emplace_back(id);
-    if (comma == std::string_view::npos) break;
-    via.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
-std::string join_via(const std::vector<std::string>& via) {
-  std::string out;
-  for (const auto& id : via) {
-    if (!out.empty()) out += ',';
-    out += id;
-  }
-  return out;
-}
-
-std::optional<std::string> query_parameter(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    const std::size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == key) return std::string(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
-}
-
-}  // namespace rw::proxy
+}  // namespace rw::cluster
