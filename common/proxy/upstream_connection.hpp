@@ -26,10 +26,14 @@
 
 #include "common/base/expected.hpp"
 #include "common/base/log.hpp"
+#include "common/cluster/identity.hpp"
 #include "common/cluster/upstream_url.hpp"
 #include "common/rtmp/client_session.hpp"
 
 namespace rw::proxy {
+
+using cluster::Identity;
+using cluster::UpstreamUrl;
 
 struct UpstreamOptions {
   std::chrono::milliseconds connect_timeout{5000};

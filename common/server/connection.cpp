@@ -86,7 +86,7 @@ void Connection::start() {
 }
 
 void Connection::emit(EventType type, std::string_view stream, std::string_view detail) {
-  context_.events.publish(ServerEvent{type, id_, peer_, app_, std::string(stream), std::string(detail)});
+  context_.events.publish(ServerEvent{type, id_, peer_, app_, std::string(stream), std::string(detail), {}});
 }
 
 LogLine Connection::log_line(LogLevel level) {
