@@ -1,53 +1,28 @@
 // rewind-origin: takes publishers, serves live streams to players and
 // downstream servers.
-#include <signal.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <filesystem>
-#include <iostream>
-#include <map>
 
 #include "common/base/clock.hpp"
 #include "common/base/log.hpp"
-#include "common/config/config_loader.hpp"
 #include "common/dvr/segment_store.hpp"
 #include "common/media/stream_hub.hpp"
 #include "common/server/server.hpp"
 #include "common/server/dvr_access.hpp"
+#include "common/server/role.hpp"
 #include "common/server/server_config.hpp"
-
-extern char** environ;
 
 namespace {
 
 constexpr std::string_view kSummary =
     "Rewind origin: accepts RTMP publishers and serves their streams live.";
 
-std::map<std::string, std::string> environment() {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; *e; ++e) {
-    std::string_view kv(*e);
-    auto eq = kv.find('=');
-    if (eq != std::string_view::npos && kv.rfind("REWIND_", 0) == 0) env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
-  }
-  return env;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto loaded = rw::config::load(std::vector<std::string>(argv + 1, argv + argc), environment());
-  if (!loaded) {
-    std::cerr << "rewind-origin: " << loaded.error() << "\n";
-    return 2;
-  }
-  if (loaded->help) {
-    std::cout << rw::config::help_text("rewind-origin", kSummary);
-    return 0;
-  }
-  const rw::config::Config& config = loaded->config;
+  rw::config::Config config;
+  if (auto exit_code = rw::server::load_role_config("rewind-origin", kSummary, argc, argv, config)) return *exit_code;
 
   rw::LogLevel level = rw::LogLevel::Info;
   rw::parse_log_level(config.log_level(), level);
@@ -65,11 +40,11 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // A player that disconnects while we write must not kill the process.
-  ::signal(SIGPIPE, SIG_IGN);
-
   // Before the DVR threads: their retention passes read it until dvr stops.
-  const rw::server::ServerOptions options = rw::server::server_options(config);
+  rw::server::ServerOptions options = rw::server::server_options(config);
+  // Downstream relays and edges learn it is a Rewind server from its id.
+  options.role = "origin";
+  options.server_id = rw::server::server_id_of(config, "origin");
 
   // The DVR store: recordings of every application live here.
   rw::dvr::StoreOptions store_options;
@@ -100,14 +75,10 @@ int main(int argc, char** argv) {
   }
   (*server)->start();
   log.info() << "rewind-origin listening on " << options.listen_host << ":" << (*server)->port() << " with "
-             << (*server)->worker_count() << " threads, data_dir " << config.data_dir();
+             << (*server)->worker_count() << " threads, data_dir " << config.data_dir() << ", server id "
+             << options.server_id;
 
-  boost::asio::io_context main_io;
-  boost::asio::signal_set signals(main_io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int signal) {
-    log.info() << "signal " << signal << ": shutting down";
-  });
-  main_io.run();
+  rw::server::wait_for_shutdown_signal(log);
   // Publishers unpublish as their connections close; their recorders queue
   // their last segments, which the DVR writer stores before it stops.
   (*server)->stop();

@@ -129,6 +129,23 @@ asio::awaitable<Expected<std::vector<amf::Value>, UpstreamConnection::CallError>
   co_return unexpected(last);
 }
 
+asio::awaitable<bool> Upstream::wait_ready(std::chrono::milliseconds within) {
+  auto self = shared_from_this();
+  asio::steady_timer wait(executor_);
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (!stopped_) {
+    if (connection_ && connection_->state() == UpstreamConnection::State::Ready) co_return true;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    wait.expires_after(20ms);
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return false;
+}
+
+void Upstream::fail_over(const std::string& why) {
+  if (connection_) connection_->close(why);
+}
+
 asio::awaitable<void> Upstream::probe_primary() {
   auto self = shared_from_this();
   std::shared_ptr<UpstreamConnection> probe;

@@ -77,6 +77,13 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   boost::asio::awaitable<Expected<std::vector<amf::Value>, UpstreamConnection::CallError>> call(
       const std::string& name, std::vector<amf::Value> args);
 
+  // Waits, at most `within`, until the current connection is ready; false
+  // when none became ready.
+  boost::asio::awaitable<bool> wait_ready(std::chrono::milliseconds within);
+  // Gives up on the current connection (it sent something no Rewind server
+  // would): the next upstream is tried.
+  void fail_over(const std::string& why);
+
   // The current connection (may be connecting), or nullptr.
   UpstreamConnection* connection() const { return connection_.get(); }
   bool speaks_segment_protocol() const { return connection_ && connection_->speaks_segment_protocol(); }

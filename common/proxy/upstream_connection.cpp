@@ -244,7 +244,8 @@ void UpstreamConnection::handle(rtmp::ClientEvent& event) {
         // What ffmpeg and librtmp send before play; a Rewind upstream
         // paces recorded streams by it.
         session_.set_buffer_length(play.stream_id, 1000);
-        session_.play(play.stream_id, play.name, -2, -1, true);
+        // Live only (-1): a recording is read through the segment protocol.
+        session_.play(play.stream_id, play.name, -1, -1, true);
         return;
       }
     }

@@ -66,7 +66,8 @@ asio::awaitable<std::unique_ptr<PlayStream>> PlayStream::start(Connection& conne
   // A downstream server's pull says which servers it went through: finding
   // our own id there means it went round a loop (docs/cluster.md, "Loops").
   const std::string& self = connection.context().options.server_id;
-  if (const std::string via = cluster::via_of_query(name.query); cluster::via_contains(via, self)) {
+  const std::string downstream_via = cluster::via_of_query(name.query);
+  if (const std::string& via = downstream_via; cluster::via_contains(via, self)) {
     const std::string why = "loop: the play of " + name.name + " came back to " + self + " through " + via;
     connection.log_line(LogLevel::Warn) << log_escape(why);
     not_found(why);
@@ -78,8 +79,7 @@ asio::awaitable<std::unique_ptr<PlayStream>> PlayStream::start(Connection& conne
   std::unique_ptr<PullLease> pull;
   if (LivePuller* puller = connection.context().puller; puller && puller->pulls(connection.app())) {
     const std::string app = connection.app();
-    const std::string via = cluster::via_of_query(name.query);
-    auto want = co_await puller->want(app, name.name, via);
+    auto want = co_await puller->want(app, name.name, downstream_via);
     if (connection.closing()) co_return nullptr;
     if (!want.lease) {
       not_found(want.not_found);
@@ -103,6 +103,14 @@ asio::awaitable<std::unique_ptr<PlayStream>> PlayStream::start(Connection& conne
   stream->pull_ = std::move(pull);
   connection.limit_send_buffer();
   const bool live_now = hub->publishing();
+  // A downstream server pulling a stream this server has never heard of
+  // gets StreamNotFound, so that its player is told so instead of waiting
+  // (docs/cluster.md, "Live"); a local player waits for a publisher, as FMS
+  // has it.
+  if (!downstream_via.empty() && !live_now && !info && !stream->pull_) {
+    not_found("no stream " + name.name + " is published or recorded here");
+    co_return nullptr;
+  }
 
   // Where to start: FMS's rules for play's start argument.
   std::optional<std::uint32_t> recorded_from;
@@ -127,7 +135,11 @@ asio::awaitable<std::unique_ptr<PlayStream>> PlayStream::start(Connection& conne
   if (request.reset) {
     stream->send_status("status", "NetStream.Play.Reset", "Playing and resetting " + name.name + ".");
   }
-  stream->send_status("status", "NetStream.Play.Start", "Started playing " + name.name + ".");
+  // A downstream server learns whether the stream is live now: if so, it
+  // waits for the first frames before answering its own player.
+  amf::Object start_extra;
+  if (!downstream_via.empty()) start_extra.set("rewindLive", live_now);
+  stream->send_status("status", "NetStream.Play.Start", "Started playing " + name.name + ".", start_extra);
   // Two booleans: audio and video sample access. Players disagree on their
   // order, so both get the same value.
   session.send_data(stream_id, 0, {amf::Value("|RtmpSampleAccess"), amf::Value(true), amf::Value(true)});

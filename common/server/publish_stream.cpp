@@ -1,10 +1,10 @@
 #include "common/server/publish_stream.hpp"
 
 #include "common/amf/codec.hpp"
-#include "common/rtmp/aggregate.hpp"
 #include "common/media/stream_name.hpp"
 #include "common/server/connection.hpp"
 #include "common/server/dvr_access.hpp"
+#include "common/server/ingest.hpp"
 #include "common/server/worker.hpp"
 
 namespace rw::server {
@@ -170,46 +170,14 @@ void PublishStream::publish(media::MutableFramePtr frame) {
 
 void PublishStream::on_media(rtmp::MediaEvent& event) {
   connection_.note_media();
-  auto& m = event.message;
-  if (m.header.type != rtmp::msg_type::kAggregate) {
-    publish_media(m);
-    return;
-  }
-  // FMS, Wowza and some encoders send aggregates: one sub-message at a
-  // time, so a big aggregate of tiny tags costs no more than its bytes.
-  rtmp::AggregateReader reader(m);
-  rtmp::Message part;
-  while (reader.next(part)) {
-    if (part.header.type == rtmp::msg_type::kAudio || part.header.type == rtmp::msg_type::kVideo) {
-      publish_media(part);
-    } else if (part.header.type == rtmp::msg_type::kDataAmf0 || part.header.type == rtmp::msg_type::kDataAmf3) {
-      auto values = rtmp::parse_data(part.payload, part.header.type, connection_.session().amf_limits());
-      if (!values) continue;
-      rtmp::DataEvent data{part.header.stream_id, part.header.timestamp, std::move(*values)};
-      on_data(data);
-    }
-  }
-}
-
-void PublishStream::publish_media(rtmp::Message& m) {
-  if (m.payload.empty()) return;  // some encoders send empty audio at start
-  publish(media::make_media_frame(m.header.type, timeline(m.header.timestamp), std::move(m.payload)));
+  frames_of_message(event.message, connection_.session().amf_limits(), [this](media::MutableFramePtr frame) {
+    frame->timestamp = timeline(frame->timestamp);
+    publish(std::move(frame));
+  });
 }
 
 void PublishStream::on_data(rtmp::DataEvent& event) {
-  auto& values = event.values;
-  if (values.empty()) return;
-  std::string_view first = values[0].as_string();
-  // Encoders send [@setDataFrame, onMetaData, {...}]; players get
-  // [onMetaData, {...}]. Some send onMetaData directly.
-  std::size_t skip = first == "@setDataFrame" ? 1 : 0;
-  if (first == "@clearDataFrame") return;
-  Bytes body;
-  for (std::size_t i = skip; i < values.size(); ++i) amf::encode_amf0(values[i], body);
-  if (body.empty()) return;
-  bool is_metadata = values.size() > skip && values[skip].as_string() == "onMetaData";
-  const std::uint32_t ts = timeline(event.timestamp);
-  publish(is_metadata ? media::make_metadata_frame(ts, std::move(body)) : media::make_data_frame(ts, std::move(body)));
+  if (auto frame = frame_of_data(event.values, timeline(event.timestamp))) publish(std::move(frame));
 }
 
 }  // namespace rw::server

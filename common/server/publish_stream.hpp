@@ -41,8 +41,6 @@ class PublishStream final : public NetStream, public dvr::RecorderListener {
   // recorded timeline (an ffmpeg that reconnects starts again at 0).
   std::uint32_t timeline(std::uint32_t timestamp);
   void publish(media::MutableFramePtr frame);
-  // An audio or video message (its payload is moved into the frame).
-  void publish_media(rtmp::Message& message);
 
   std::string type_;
   std::shared_ptr<media::StreamHub> hub_;

@@ -1,0 +1,28 @@
+// What every role's main() does the same way: read the configuration
+// (flags, REWIND_* environment, --config file), name the server in a
+// chain, and wait for SIGINT or SIGTERM.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/base/log.hpp"
+#include "proto/config.pb.h"
+
+namespace rw::server {
+
+// Loads `config` from the command line and the environment. A value when
+// main() should return it at once: 0 after --help, 2 for a bad
+// configuration (said on stderr).
+std::optional<int> load_role_config(std::string_view program, std::string_view summary, int argc, char** argv,
+                                    config::Config& config);
+
+// The server's id in a chain: the configured one, else
+// ROLE-HOSTNAME-PORT-PID, unique on one machine and across machines.
+std::string server_id_of(const config::Config& config, std::string_view role);
+
+// Blocks until SIGINT or SIGTERM; logs which.
+void wait_for_shutdown_signal(const Logger& log);
+
+}  // namespace rw::server
