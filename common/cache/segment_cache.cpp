@@ -259,6 +259,21 @@ void SegmentCache::insert_memory_locked(const SegmentKey& key, SharedBuffer byte
   }
 }
 
+std::size_t SegmentCache::spill_memory() {
+  if (options_.disk_bytes == 0) return 0;
+  std::vector<MemoryEntry> copies;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& e : lru_) {
+      if (!disk_.count(e.key)) copies.push_back(e);
+    }
+  }
+  // Least recently used first: if the disk cap is reached, the most
+  // recently used survive.
+  for (auto it = copies.rbegin(); it != copies.rend(); ++it) spill(it->key, it->bytes);
+  return copies.size();
+}
+
 void SegmentCache::spill(const SegmentKey& key, const SharedBuffer& bytes) {
   if (options_.disk_bytes == 0 || bytes.size() > options_.disk_bytes) return;
   {

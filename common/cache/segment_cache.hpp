@@ -74,6 +74,11 @@ class SegmentCache {
   // Into memory; what memory evicts goes to disk (blocking) when enabled.
   void insert(const SegmentKey& key, SharedBuffer bytes);
 
+  // Writes what memory holds and disk does not to disk (blocking), so that
+  // a server stopped cleanly finds every segment it had when it starts
+  // again. Returns how many were written.
+  std::size_t spill_memory();
+
   CacheStats stats() const;
 
  private:

@@ -87,6 +87,22 @@ TEST(SegmentCache, EvictedSegmentsSpillToDiskAndSurviveARestart) {
   EXPECT_EQ(again.stats().disk_hits, 1u);
 }
 
+TEST(SegmentCache, WhatMemoryHoldsGoesToDiskAtAStop) {
+  TempDir dir;
+  {
+    SegmentCache cache({2000, 1u << 20, dir.path()}, quiet());
+    for (std::uint64_t i = 1; i <= 3; ++i) cache.insert(key(i), segment(1000, static_cast<std::uint8_t>(i)));
+    EXPECT_EQ(cache.stats().disk_entries, 1u);  // 1 was evicted
+    EXPECT_EQ(cache.spill_memory(), 2u);       // 2 and 3
+    EXPECT_EQ(cache.spill_memory(), 0u) << "already there";
+  }
+  SegmentCache again({2000, 1u << 20, dir.path()}, quiet());
+  EXPECT_EQ(again.stats().disk_entries, 3u);
+  auto three = again.lookup_disk(key(3));
+  ASSERT_TRUE(three);
+  EXPECT_EQ(three->data()[0], 3);
+}
+
 TEST(SegmentCache, DiskHasItsOwnCap) {
   TempDir dir;
   SegmentCache cache({1000, 2500, dir.path()}, quiet());

@@ -77,6 +77,7 @@ ProxyManager::ProxyManager(media::StreamRegistry& streams, server::EventBus& eve
                            ProxyManagerSettings settings, const Logger& log)
     : streams_(streams),
       events_(events),
+      cache_(cache),
       settings_(std::move(settings)),
       log_(log),
       work_(asio::make_work_guard(io_)),
@@ -113,6 +114,9 @@ void ProxyManager::stop() {
       work_.reset();
     });
     thread_.join();
+  }
+  if (const std::size_t written = cache_.spill_memory()) {
+    log_.info() << "cache: wrote " << written << " segments from memory to disk for the next start";
   }
   // Coroutines still suspended (calls that were waiting) are destroyed
   // here, with the io_context, before the upstreams they refer to.

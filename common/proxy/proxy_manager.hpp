@@ -111,6 +111,7 @@ class ProxyManager : public server::LivePuller {
 
   media::StreamRegistry& streams_;
   server::EventBus& events_;
+  cache::SegmentCache& cache_;
   const ProxyManagerSettings settings_;
   const Logger& log_;
   boost::asio::io_context io_{1};

@@ -92,8 +92,8 @@ void ProxyStream::stop(const std::string& why) {
   if (stopped_) return;
   stopped_ = true;
   cancel_switch();
-  stop_play(main_);
   stop_local(why);
+  stop_play(main_);
 }
 
 void ProxyStream::on_status(bool candidate, const rtmp::StatusEvent& status) {
@@ -107,11 +107,17 @@ void ProxyStream::on_status(bool candidate, const rtmp::StatusEvent& status) {
     if (answer_ == Answer::Waiting) answer_ = Answer::Playing;
     return;
   }
+  if (code == "NetStream.Play.PublishNotify") {
+    if (upstream_live_) upstream_live_ = true;
+    return;
+  }
   if (code == "NetStream.Play.UnpublishNotify" || code == "NetStream.Play.Stop" ||
       code == "NetStream.Play.Complete") {
     // The stream ended upstream; the pull stays (players wait for the next
     // publish, as at the origin) until it lingers out.
     stop_local("the upstream says " + code);
+    // Players that join now wait for no first frames.
+    if (upstream_live_) upstream_live_ = false;
     any_published_ = false;
     offset_ = 0;
     saw_video_ = false;

@@ -169,6 +169,12 @@ asio::awaitable<void> DvrCalls::segment(const rtmp::Command& cmd, const std::str
     fail(txn, "NotFound", "segment " + std::to_string(seq) + " of " + name + " is not stored");
     co_return;
   }
+  if (*offset == 0) {
+    // One line per segment a downstream server fetches: how tests and
+    // operators see that each segment crosses each hop once.
+    context_.log.debug() << "dvr: serving segment " << seq << " of " << log_field(app_) << "/" << log_field(name)
+                         << " (" << (**bytes).size() << " bytes) to a downstream server, via " << log_field(via_);
+  }
   const std::size_t page_bytes = static_cast<std::size_t>(std::min<std::uint64_t>(*max_bytes, kMaxPageBytes));
   session_.send_result(txn, {cluster::to_byte_array(cluster::segment_page((**bytes).view(), *recording, seq, *offset,
                                                                        page_bytes))});

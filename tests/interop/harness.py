@@ -3,8 +3,10 @@ temporary directories and captured logs. Tests wait on events (log lines,
 messages, process exits), not on sleeps.
 
 The server under test is rewind-origin (binary in $REWIND_ORIGIN) unless
-REWIND_TEST_SERVER=nginx, which runs nginx-rtmp instead: a baseline that
-shows whether a failing check is the server's fault or the test's.
+REWIND_TEST_SERVER says otherwise: "chain" runs origin <- relay <- edge
+($REWIND_RELAY, $REWIND_EDGE), publishers at the origin and players at the
+edge; "nginx" runs nginx-rtmp instead, a baseline that shows whether a
+failing check is the server's fault or the test's.
 """
 
 import os
@@ -138,6 +140,10 @@ class Server:
     def url(self, name="test", app="live"):
         return "rtmp://%s:%d/%s/%s" % (HOST, self.port, app, name)
 
+    def publish_url(self, name="test", app="live"):
+        """Where publishers publish (the origin of a chain)."""
+        return self.url(name, app)
+
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
@@ -175,15 +181,21 @@ class Server:
         return self.wait_log(self.publish_pattern(name), timeout, since)
 
 
-class OriginServer(Server):
+class RewindServer(Server):
+    """rewind-origin, rewind-relay or rewind-edge (binary in $REWIND_ORIGIN,
+    $REWIND_RELAY, $REWIND_EDGE), listening on a free port, logging at
+    debug into LABEL.log in the work directory."""
+
     kind = "origin"
     is_origin = True
+    binary_env = "REWIND_ORIGIN"
+    label = "origin"
 
-    def start(self):
-        binary = os.environ.get("REWIND_ORIGIN")
+    def start(self, port=0):
+        binary = os.environ.get(self.binary_env)
         if not binary or not os.access(binary, os.X_OK):
-            raise RuntimeError("set REWIND_ORIGIN to the rewind-origin binary (got %r)" % (binary,))
-        args = [binary, "--listen", "%s:0" % HOST, "--data-dir", self.data_dir,
+            raise RuntimeError("set %s to the rewind-%s binary (got %r)" % (self.binary_env, self.kind, binary))
+        args = [binary, "--listen", "%s:%d" % (HOST, port), "--data-dir", self.data_dir,
                 "--log-level", "debug"] + self.extra_args
         def limit_files():
             if self.max_files:
@@ -194,7 +206,7 @@ class OriginServer(Server):
                                      stderr=subprocess.PIPE, preexec_fn=limit_files)
         # A restart (same data dir, after kill()) logs to a file of its own.
         self.starts = getattr(self, "starts", 0) + 1
-        log_name = "origin.log" if self.starts == 1 else "origin-%d.log" % self.starts
+        log_name = "%s.log" % self.label if self.starts == 1 else "%s-%d.log" % (self.label, self.starts)
         self.log = LogCapture(self.proc.stderr, os.path.join(self.workdir, log_name))
         m = self.wait_log(r"listening on [\d.]+:(\d+)", timeout=15)
         self.port = int(m.group(1))
@@ -207,8 +219,85 @@ class OriginServer(Server):
 
     @property
     def data_dir(self):
-        """The --data-dir the origin runs with (its DVR store lives there)."""
-        return os.path.join(self.workdir, "data")
+        """The --data-dir it runs with (the origin's DVR store lives there)."""
+        return os.path.join(self.workdir, "data" if self.label == "origin" else self.label + "-data")
+
+
+class OriginServer(RewindServer):
+    pass
+
+
+class ProxyServer(RewindServer):
+    """A relay or an edge pulling from the given upstream URLs."""
+
+    is_origin = False
+
+    def __init__(self, workdir, role, upstreams=(), extra_args=(), label=None):
+        super().__init__(workdir, [a for u in upstreams for a in ("--upstream", u)] + list(extra_args))
+        self.kind = role
+        self.binary_env = "REWIND_" + role.upper()
+        self.label = label or role
+
+    def publish_pattern(self, name):
+        return r"ProxyStream\.Proxy\.Start app=\S+ stream=%s\b" % re.escape(name)
+
+
+class ChainServer(Server):
+    """A 3-tier chain, origin <- relay <- edge, as one server under test
+    (REWIND_TEST_SERVER=chain): publishers publish to the origin, players
+    play from the edge, so every check of a test runs two hops from the
+    publisher."""
+
+    kind = "chain"
+    is_origin = True
+
+    def __init__(self, workdir, origin_args=(), max_files=None):
+        super().__init__(workdir)
+        self.origin = OriginServer(workdir, origin_args, max_files)
+        self.relay = None
+        self.edge = None
+
+    def start(self):
+        self.origin.start()
+        self.relay = ProxyServer(self.workdir, "relay", ["rtmp://%s:%d" % (HOST, self.origin.port)])
+        self.relay.start()
+        self.edge = ProxyServer(self.workdir, "edge", ["rtmp://%s:%d" % (HOST, self.relay.port)])
+        self.edge.start()
+        self.port = self.edge.port
+        self.log = self.edge.log
+
+    def servers(self):
+        return [s for s in (self.edge, self.relay, self.origin) if s is not None]
+
+    def publish_url(self, name="test", app="live"):
+        return self.origin.url(name, app)
+
+    def alive(self):
+        return all(s.alive() for s in self.servers())
+
+    def stop(self, timeout=15.0):
+        codes = [s.stop(timeout) for s in self.servers()]
+        for code in codes:
+            if code != 0:
+                return code
+        return 0
+
+    def kill(self):
+        for s in self.servers():
+            s.kill()
+
+    def wait_publishing(self, name, timeout=15.0, since=0):
+        return self.origin.wait_publishing(name, timeout, since)
+
+    def publish_pattern(self, name):
+        return self.origin.publish_pattern(name)
+
+    def pid(self):
+        return self.edge.pid()
+
+    @property
+    def data_dir(self):
+        return self.origin.data_dir
 
 
 NGINX_CONF = """\
@@ -266,8 +355,10 @@ class NginxServer(Server):
 def make_server(workdir, origin_args=(), max_files=None):
     if SERVER_KIND == "nginx":
         return NginxServer(workdir)
+    if SERVER_KIND == "chain":
+        return ChainServer(workdir, origin_args, max_files)
     if SERVER_KIND != "origin":
-        raise RuntimeError("REWIND_TEST_SERVER must be origin or nginx, not %r" % SERVER_KIND)
+        raise RuntimeError("REWIND_TEST_SERVER must be origin, chain or nginx, not %r" % SERVER_KIND)
     return OriginServer(workdir, origin_args, max_files)
 
 
@@ -487,7 +578,7 @@ class ServerTestCase(unittest.TestCase):
 
     @classmethod
     def start_publisher(cls, name="test", label=None, duration=None, app="live"):
-        p = start_publisher(cls.workdir, cls.server.url(name, app), label or "publisher-" + name, duration)
+        p = start_publisher(cls.workdir, cls.server.publish_url(name, app), label or "publisher-" + name, duration)
         cls.processes.append(p)
         return p
 
