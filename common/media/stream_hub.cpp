@@ -300,6 +300,12 @@ void StreamHub::unanchor() {
   anchored_ = false;
 }
 
+std::optional<StreamHub::KeyframeAnchor> StreamHub::gop_anchor() const {
+  std::lock_guard lock(mutex_);
+  if (!publishing_ || !gop_valid_ || gop_.empty() || gop_.front()->position == 0) return std::nullopt;
+  return KeyframeAnchor{gop_.front()->timestamp, gop_.front()->position};
+}
+
 bool StreamHub::anchored() const {
   std::lock_guard lock(mutex_);
   return anchored_;

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -104,6 +105,15 @@ class StreamHub {
     FramePtr audio_header;
   };
   CodecState codec_state() const;
+  // The keyframe a new player starts from (the GOP cache's first frame):
+  // its timestamp and position, when it has one (a recorded stream, or an
+  // anchored pull). A downstream server pulling the stream numbers its
+  // frames from it (docs/cluster.md, "Catch-up into live").
+  struct KeyframeAnchor {
+    std::uint32_t timestamp = 0;
+    std::uint64_t position = 0;
+  };
+  std::optional<KeyframeAnchor> gop_anchor() const;
 
   // --- Subscriber side (call on the subscriber's executor thread) -----------
   // With `feed`, the subscriber reads frames from its thread's LiveFeed

@@ -50,6 +50,8 @@ ProxyStream::ProxyStream(media::StreamRegistry& streams, std::string app, std::s
       main_sink_(std::make_unique<Sink>(*this, false)),
       candidate_sink_(std::make_unique<Sink>(*this, true)) {}
 
+PlaySink& ProxyStream::main_play() { return *main_sink_; }
+
 ProxyStream::~ProxyStream() {
   stop("the pull ended");
   streams_.release(hub_);
@@ -104,6 +106,11 @@ void ProxyStream::on_status(bool candidate, const rtmp::StatusEvent& status) {
   }
   if (code == "NetStream.Play.Start") {
     if (const amf::Value* live = status.info.find("rewindLive")) upstream_live_ = live->as_bool();
+    const amf::Value* key_ms = status.info.find("rewindKeyframeMs");
+    const amf::Value* position = status.info.find("rewindPosition");
+    if (key_ms && position && key_ms->as_uint32() && position->as_uint64() && *position->as_uint64() > 0) {
+      start_anchor_ = media::StreamHub::KeyframeAnchor{*key_ms->as_uint32(), *position->as_uint64()};
+    }
     if (answer_ == Answer::Waiting) answer_ = Answer::Playing;
     return;
   }
@@ -277,7 +284,15 @@ void ProxyStream::publish(media::MutableFramePtr frame) {
   }
   last_ts_ = frame->timestamp;
   any_published_ = true;
+  const bool keyframe = frame->kind == media::FrameKind::Video && frame->keyframe && !frame->sequence_header;
+  const std::uint32_t ts = frame->timestamp;
   hub_->publish(std::move(frame));
+  if (start_anchor_ && keyframe) {
+    // The play's first keyframe: numbered as upstream said (if it is that
+    // one; otherwise the index anchors it later).
+    if (offset_ == 0 && ts == start_anchor_->timestamp) hub_->anchor(ts, start_anchor_->position);
+    start_anchor_.reset();
+  }
 }
 
 void ProxyStream::stop_local(const std::string& why) {

@@ -75,7 +75,10 @@ class ProxyStream : public UpstreamPlay {
   // from the segments into live at exactly the next frame.
   void anchor(const dvr::StreamInfo& info);
 
-  // Incoming frames, whichever play they came from (tests feed it too).
+  // What the current upstream play reports to (the connection calls it;
+  // tests too).
+  PlaySink& main_play();
+  // A frame of the current play, after frames_of_message.
   void ingest(media::MutableFramePtr frame);
 
   // Called every few hundred ms by the owner: unpublishes a lost stream
@@ -115,6 +118,9 @@ class ProxyStream : public UpstreamPlay {
   Answer answer_ = Answer::Waiting;
   std::string not_found_reason_;
   std::optional<bool> upstream_live_;
+  // What the upstream's Play.Start said of the keyframe its play starts
+  // from: numbered so in its recording. Applied once the hub has it.
+  std::optional<media::StreamHub::KeyframeAnchor> start_anchor_;
   bool published_ = false;
   bool bad_name_reported_ = false;
   bool stopped_ = false;

@@ -138,7 +138,15 @@ asio::awaitable<std::unique_ptr<PlayStream>> PlayStream::start(Connection& conne
   // A downstream server learns whether the stream is live now: if so, it
   // waits for the first frames before answering its own player.
   amf::Object start_extra;
-  if (!downstream_via.empty()) start_extra.set("rewindLive", live_now);
+  if (!downstream_via.empty()) {
+    start_extra.set("rewindLive", live_now);
+    // And how the recording numbers the keyframe it starts from, so that
+    // its own live frames line up with the segments at once.
+    if (auto anchor = hub->gop_anchor()) {
+      start_extra.set("rewindKeyframeMs", static_cast<double>(anchor->timestamp));
+      start_extra.set("rewindPosition", static_cast<double>(anchor->position));
+    }
+  }
   stream->send_status("status", "NetStream.Play.Start", "Started playing " + name.name + ".", start_extra);
   // Two booleans: audio and video sample access. Players disagree on their
   // order, so both get the same value.
