@@ -142,6 +142,9 @@ std::shared_ptr<Upstream> ProxyManager::upstream_for(const std::string& app) {
 }
 
 void ProxyManager::on_status(const ProxyStatus& status) {
+  if (status.code == "ProxyStream.Proxy.Start" || status.code == "ProxyStream.Proxy.Stop") {
+    segments_.forget_index(status.app, status.stream);
+  }
   log_.info() << "proxy: " << status.code << " app=" << log_field(status.app)
               << (status.stream.empty() ? "" : " stream=" + log_field(status.stream)) << " upstream=" << status.upstream
               << ": " << log_escape(status.description);

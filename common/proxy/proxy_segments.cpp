@@ -35,6 +35,9 @@ asio::awaitable<void> hop_void(asio::any_io_executor executor, F f) {
 constexpr std::size_t kMaxIndexAnswerBytes = 4u << 20;
 // A stream that is no longer live changes only when it is published again.
 constexpr auto kEndedIndexTtl = 5000ms;
+// After a stream started or stopped upstream (see forget_index).
+constexpr auto kChangingIndexTtl = 100ms;
+constexpr auto kChangingFor = 1000ms;
 // How long a segment read waits for an upstream to be ready.
 constexpr auto kReadyWait = 5000ms;
 
@@ -105,8 +108,11 @@ asio::awaitable<ProxySegments::Result<std::optional<dvr::StreamInfo>>> ProxySegm
   const Key key{app, name};
   if (auto it = streams_.find(key); it != streams_.end() && it->second.fetched) {
     const auto& st = it->second;
-    const auto ttl = st.info && st.info->live() ? settings_.index_ttl : std::max<std::chrono::milliseconds>(settings_.index_ttl, kEndedIndexTtl);
-    if (std::chrono::steady_clock::now() - st.fetched_at < ttl) co_return st.info;
+    const auto now = std::chrono::steady_clock::now();
+    auto ttl = st.info && st.info->live() ? settings_.index_ttl
+                                          : std::max<std::chrono::milliseconds>(settings_.index_ttl, kEndedIndexTtl);
+    if (now < st.changing_until) ttl = std::min<std::chrono::milliseconds>(ttl, kChangingIndexTtl);
+    if (now - st.fetched_at < ttl) co_return st.info;
   }
   std::string flight = app;
   flight.push_back('\0');
@@ -183,6 +189,13 @@ asio::awaitable<ProxySegments::Result<std::optional<dvr::StreamInfo>>> ProxySegm
   st->fetched = true;
   st->fetched_at = std::chrono::steady_clock::now();
   co_return st->info;
+}
+
+void ProxySegments::forget_index(const std::string& app, const std::string& name) {
+  auto it = streams_.find(Key{app, name});
+  if (it == streams_.end()) return;
+  it->second.fetched = false;
+  it->second.changing_until = std::chrono::steady_clock::now() + kChangingFor;
 }
 
 std::optional<dvr::StreamInfo> ProxySegments::cached_info(const std::string& app, const std::string& name) const {
@@ -292,7 +305,15 @@ asio::awaitable<ProxySegments::Result<std::optional<SharedBuffer>>> ProxySegment
   std::optional<SharedBuffer> bytes = cache_.lookup_memory(cache_key);
   Result<std::optional<SharedBuffer>> result = bytes;
   if (!bytes) {
+    const bool joined = segment_flights_.in_flight(cache_key);
     result = co_await segment_flights_.run(cache_key, [&] { return fetch_segment(app, name, entry, cache_key, via); });
+    if (!read_ahead) {
+      log_.debug() << "proxy: read segment " << sequence << " of " << log_field(app) << "/" << log_field(name)
+                   << (joined ? ": waited for a fetch in flight" : ": not in memory");
+    }
+  } else if (!read_ahead) {
+    log_.debug() << "proxy: read segment " << sequence << " of " << log_field(app) << "/" << log_field(name)
+                 << ": from memory";
   }
   if (!read_ahead) {
     // Players read on: the next segments are fetched before they ask.
@@ -317,7 +338,11 @@ asio::awaitable<ProxySegments::Result<std::optional<SharedBuffer>>> ProxySegment
       found = cache_.lookup_disk(key);
       co_return;
     });
-    if (found) co_return found;
+    if (found) {
+      log_.debug() << "proxy: segment " << entry.sequence() << " of " << log_field(app) << "/" << log_field(name)
+                   << " from the disk cache";
+      co_return found;
+    }
   }
   const Key stream{app, name};
   for (int attempt = 0; attempt < 2; ++attempt) {

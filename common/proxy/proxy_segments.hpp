@@ -73,6 +73,11 @@ class ProxySegments : public server::SegmentSource {
                                                                           std::uint64_t sequence,
                                                                           const std::string& via) override;
 
+  // Proxy thread: the stream started or stopped upstream (ProxyStream
+  // said so): its index is asked again at the next read, and, for a
+  // second, at most every 100 ms (the upstream's store may say the
+  // recording ended a moment after its players were told).
+  void forget_index(const std::string& app, const std::string& name);
   // Proxy thread: the stream's index as last fetched (no upstream call).
   std::optional<dvr::StreamInfo> cached_info(const std::string& app, const std::string& name) const;
   // Proxy thread: the index, refreshed when older than index_ttl.
@@ -91,6 +96,7 @@ class ProxySegments : public server::SegmentSource {
   struct StreamState {
     bool fetched = false;
     std::chrono::steady_clock::time_point fetched_at{};
+    std::chrono::steady_clock::time_point changing_until{};  // see forget_index
     std::optional<dvr::StreamInfo> info;  // its recording_id is the local one
     std::uint64_t upstream_recording = 0;
     std::map<std::uint64_t, dvr::SegmentInfo> entries;  // by sequence
