@@ -271,7 +271,10 @@ bool StreamHub::anchor(std::uint32_t keyframe_ts, std::uint64_t position) {
   if (key == tail_.end()) return false;
   if (anchored_ && (*key)->position == position) return true;  // already so
   // Number the keyframe and what follows it; frames are shared and
-  // immutable, so the tail holds numbered copies (same payload buffers).
+  // immutable, so the tail holds numbered copies (same payload buffers),
+  // and so does the GOP cache: a downstream server pulling the stream is
+  // told the number of the keyframe it starts from (gop_anchor()).
+  std::unordered_map<const Frame*, FramePtr> numbered;
   std::uint64_t next = position;
   for (auto it = key; it != tail_.end(); ++it) {
     if ((*it)->position == next) {
@@ -280,7 +283,11 @@ bool StreamHub::anchor(std::uint32_t keyframe_ts, std::uint64_t position) {
     }
     auto copy = std::make_shared<Frame>(**it);
     copy->position = next++;
+    numbered.emplace(it->get(), copy);
     *it = std::move(copy);
+  }
+  for (auto& frame : gop_) {
+    if (auto n = numbered.find(frame.get()); n != numbered.end()) frame = n->second;
   }
   // Frames before the keyframe belong to the segment before it: unknown.
   for (auto it = tail_.begin(); it != key; ++it) {

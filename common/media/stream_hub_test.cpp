@@ -283,6 +283,12 @@ TEST(StreamHub, AProxiedTailIsNumberedFromAnAnchor) {
   ASSERT_TRUE(hub.anchor(1000, 501));
   EXPECT_TRUE(hub.anchored());
   EXPECT_EQ(hub.last_position(), 510u);  // 1000..1900: ten frames, 501..510
+  // The GOP cache a new player (or a downstream pull) starts from is
+  // numbered too.
+  auto from = hub.gop_anchor();
+  ASSERT_TRUE(from);
+  EXPECT_EQ(from->timestamp, 1000u);
+  EXPECT_EQ(from->position, 501u);
   hub.publish(video(2000, true));
   EXPECT_EQ(hub.last_position(), 511u) << "frames to come are numbered on";
   auto join = hub.subscribe_from(505, r, exec);

@@ -136,9 +136,13 @@ class Server:
         self.proc = None
         self.log = None
         self.port = None
+        # Where it listens, and what runs it (["ip", "netns", "exec", NS]
+        # puts it on a host of its own).
+        self.host = HOST
+        self.prefix = []
 
     def url(self, name="test", app="live"):
-        return "rtmp://%s:%d/%s/%s" % (HOST, self.port, app, name)
+        return "rtmp://%s:%d/%s/%s" % (self.host, self.port, app, name)
 
     def publish_url(self, name="test", app="live"):
         """Where publishers publish (the origin of a chain)."""
@@ -195,8 +199,8 @@ class RewindServer(Server):
         binary = os.environ.get(self.binary_env)
         if not binary or not os.access(binary, os.X_OK):
             raise RuntimeError("set %s to the rewind-%s binary (got %r)" % (self.binary_env, self.kind, binary))
-        args = [binary, "--listen", "%s:%d" % (HOST, port), "--data-dir", self.data_dir,
-                "--log-level", "debug"] + self.extra_args
+        args = self.prefix + [binary, "--listen", "%s:%d" % (self.host, port), "--data-dir", self.data_dir,
+                              "--log-level", "debug"] + self.extra_args
         def limit_files():
             if self.max_files:
                 import resource
