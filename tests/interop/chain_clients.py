@@ -53,7 +53,8 @@ def librtmp_session(url):
             packet = conn.read_packet()
             conn.handle_packet(packet)
             if packet.type in (AUDIO, VIDEO) and packet.body:
-                current.append((packet.type, packet.timestamp))
+                key = packet.type == VIDEO and packet.body[0] >> 4 == 1 and packet.body[1:2] == b"\x01"
+                current.append((packet.type, packet.timestamp, key))
 
     def phase(label):
         nonlocal current
@@ -70,13 +71,14 @@ def librtmp_session(url):
     phase("unpaused")
     stream.unpause()
     read(2.0)
-    last = max((ts for _, ts in current), default=0)
+    last = max((ts for _, ts, _ in current), default=0)
     phase("to_live")
     stream.seek(last + 60000)
     read(3.0)
     stream.close()
     conn.close()
-    return {label: {"video": [ts for kind, ts in frames if kind == VIDEO]} for label, frames in phases.items()}
+    return {label: {"video": [ts for kind, ts, _ in frames if kind == VIDEO],
+                    "keyframes": [ts for kind, ts, key in frames if key]} for label, frames in phases.items()}
 
 
 def main(argv):
