@@ -15,7 +15,8 @@ b) seek     A recording (the test file `--loops` times, default 10: 10
             then at the edge of origin <- relay <- edge twice: cold (empty
             caches) and warm. Seek-to-keyframe p50/p99 of each; the edge's
             cache hit ratio (segment reads answered from memory or disk /
-            all segment reads) and upstream fetches, from its debug log.
+            all segment reads; a read that waited for a fetch in flight is
+            a miss), upstream fetches and bytes, from its debug log.
 c) fan-out  rewind-bench play, N players of the live stream (default 300),
             at the origin and then at the edge (through the relay): CPU per
             player at each.
@@ -238,8 +239,8 @@ def cache_counts(text):
     reads = len(re.findall(r"proxy: read segment \d+ of live/rec", text))
     memory = len(re.findall(r"proxy: read segment \d+ of live/rec: from memory", text))
     disk = len(re.findall(r"proxy: segment \d+ of live/rec from the disk cache", text))
-    fetched = len(re.findall(r"proxy: fetched segment \d+ of live/rec", text))
-    return reads, memory, disk, fetched
+    fetched_bytes = [int(b) for b in re.findall(r"proxy: fetched segment \d+ of live/rec from \S+ \((\d+) bytes", text)]
+    return reads, memory, disk, len(fetched_bytes), sum(fetched_bytes)
 
 
 def run_seek(config, children, tmp_root):
@@ -266,9 +267,10 @@ def run_seek(config, children, tmp_root):
         r = bench_seek(config, children, run_dir, chain.url("edge", "rec"), label.replace(" ", "-"),
                        chain.procs["edge"].pid)
         after = cache_counts(chain.log_text("edge"))
-        reads, memory, disk, fetched = (a - b for a, b in zip(after, before))
+        reads, memory, disk, fetched, fetched_bytes = (a - b for a, b in zip(after, before))
         r.update(segment_reads=reads, memory_hits=memory, disk_hits=disk, upstream_fetches=fetched,
-                 hit_ratio=round((reads - fetched) / reads, 3) if reads else None)
+                 upstream_mb=round(fetched_bytes / 1e6, 1),
+                 hit_ratio=round((memory + disk) / reads, 3) if reads else None)
         results[label] = r
     results["relay_upstream_fetches"] = cache_counts(chain.log_text("relay"))[3]
     results["origin_segments_served"] = len(re.findall(r"serving segment \d+ of live/rec", chain.log_text("origin")))
