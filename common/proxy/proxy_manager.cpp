@@ -16,6 +16,9 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto kTick = 250ms;
+// How often a waiting player looks at its pull's answer: every waiting
+// player wakes the proxy thread this often.
+constexpr auto kAnswerPoll = 50ms;
 // After Play.Start from an upstream that does not say whether the stream
 // is live (not a Rewind server), how long to wait for its first frames
 // before the player is answered.
@@ -214,7 +217,7 @@ asio::awaitable<server::LivePuller::Want> ProxyManager::want_here(const std::str
       if (!s.upstream_live() && now - *playing_since >= kFirstFramesWait) break;
     }
     if (now - started >= settings_.answer_wait) break;
-    wait.expires_after(10ms);
+    wait.expires_after(kAnswerPoll);
     co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   std::string refused;

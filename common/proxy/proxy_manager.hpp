@@ -18,6 +18,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -121,7 +122,7 @@ class ProxyManager : public server::LivePuller {
   std::map<Key, std::shared_ptr<Pull>> pulls_;
   boost::asio::steady_timer ticker_;
   std::thread thread_;
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};  // set by stop() on the caller's thread
 };
 
 }  // namespace rw::proxy

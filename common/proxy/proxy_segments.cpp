@@ -1,7 +1,9 @@
 #include "common/proxy/proxy_segments.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/cluster/identity.hpp"
@@ -38,6 +40,14 @@ constexpr auto kEndedIndexTtl = 5000ms;
 // After a stream started or stopped upstream (see forget_index).
 constexpr auto kChangingIndexTtl = 100ms;
 constexpr auto kChangingFor = 1000ms;
+// Streams whose index is kept (names asked for by anyone, known upstream
+// or not): beyond it the least recently fetched go, those upstream does
+// not know first.
+constexpr std::size_t kMaxStreams = 4096;
+// Segment fetches upstream at once; more wait their turn, so that many
+// downstream requests for distinct segments cannot hold many segments'
+// worth of memory and bandwidth at a time.
+constexpr int kMaxConcurrentFetches = 8;
 // How long a segment read waits for an upstream to be ready.
 constexpr auto kReadyWait = 5000ms;
 
@@ -134,6 +144,7 @@ asio::awaitable<ProxySegments::Result<std::optional<dvr::StreamInfo>>> ProxySegm
     st.fetched_at = std::chrono::steady_clock::now();
     st.info.reset();
     st.entries.clear();
+    trim_streams();
   };
   if (!up->speaks_segment_protocol()) {
     // nginx-rtmp, SRS: live only.
@@ -188,7 +199,9 @@ asio::awaitable<ProxySegments::Result<std::optional<dvr::StreamInfo>>> ProxySegm
   st->info = upstream_info;
   st->fetched = true;
   st->fetched_at = std::chrono::steady_clock::now();
-  co_return st->info;
+  std::optional<dvr::StreamInfo> result = st->info;
+  trim_streams();
+  co_return result;
 }
 
 void ProxySegments::forget_index(const std::string& app, const std::string& name) {
@@ -196,6 +209,19 @@ void ProxySegments::forget_index(const std::string& app, const std::string& name
   if (it == streams_.end()) return;
   it->second.fetched = false;
   it->second.changing_until = std::chrono::steady_clock::now() + kChangingFor;
+}
+
+void ProxySegments::trim_streams() {
+  while (streams_.size() > kMaxStreams) {
+    auto victim = streams_.end();
+    for (auto it = streams_.begin(); it != streams_.end(); ++it) {
+      if (victim == streams_.end() || (!it->second.info && victim->second.info) ||
+          (!it->second.info == !victim->second.info && it->second.fetched_at < victim->second.fetched_at)) {
+        victim = it;
+      }
+    }
+    streams_.erase(victim);
+  }
 }
 
 std::optional<dvr::StreamInfo> ProxySegments::cached_info(const std::string& app, const std::string& name) const {
@@ -345,6 +371,18 @@ asio::awaitable<ProxySegments::Result<std::optional<SharedBuffer>>> ProxySegment
     }
   }
   const Key stream{app, name};
+  {
+    asio::steady_timer turn(executor_);
+    while (fetching_ >= kMaxConcurrentFetches) {
+      turn.expires_after(5ms);
+      co_await turn.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+  ++fetching_;
+  struct Done {
+    int& n;
+    ~Done() { --n; }
+  } done{fetching_};
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::shared_ptr<Upstream> up = upstream_for_(app);
     if (!up) co_return std::optional<SharedBuffer>{};

@@ -131,6 +131,7 @@ class ProxySegments : public server::SegmentSource {
                                                              const std::string& via, std::size_t max_bytes);
   void remember(StreamState& state, const google::protobuf::RepeatedPtrField<dvr::SegmentInfo>& entries);
   std::string forwarded(const std::string& name, const std::string& via) const;
+  void trim_streams();
 
   boost::asio::any_io_executor executor_;
   UpstreamFor upstream_for_;
@@ -142,6 +143,7 @@ class ProxySegments : public server::SegmentSource {
   cache::SingleFlight<std::string, Result<std::optional<dvr::StreamInfo>>> info_flights_;
   cache::SingleFlight<cache::SegmentKey, Result<std::optional<SharedBuffer>>, cache::SegmentKeyHash> segment_flights_;
   Counters counters_;
+  int fetching_ = 0;  // upstream segment fetches running
 };
 
 }  // namespace rw::proxy

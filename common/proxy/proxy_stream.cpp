@@ -69,6 +69,14 @@ void ProxyStream::stop_play(PlayOn& play) {
 void ProxyStream::start_on(UpstreamConnection& connection) {
   if (stopped_) return;
   stop_play(main_);
+  if (published_ && !resyncing_) {
+    // A new play of a stream players are watching: it goes on after the
+    // last frame they have, as after a lost connection.
+    resyncing_ = true;
+    resync_headers_.clear();
+    lost_since_ = std::chrono::steady_clock::now();
+    hub_->unanchor();
+  }
   main_.connection = connection.weak_from_this();
   main_.url = connection.url().text;
   main_.handle = connection.play(remote_name_, *main_sink_);
@@ -145,11 +153,14 @@ void ProxyStream::on_status(bool candidate, const rtmp::StatusEvent& status) {
 
 void ProxyStream::on_message(bool candidate, rtmp::Message&& message) {
   rtmp::Message m = std::move(message);
-  server::frames_of_message(m, settings_.amf_limits, [this, candidate](media::MutableFramePtr frame) {
-    if (candidate) {
-      candidate_frame(std::move(frame));
-    } else {
+  // An aggregate's parts after the keyframe a switch happens at belong to
+  // the play that is now the main one.
+  bool from_main = !candidate;
+  server::frames_of_message(m, settings_.amf_limits, [this, &from_main](media::MutableFramePtr frame) {
+    if (from_main) {
       ingest(std::move(frame));
+    } else if (candidate_frame(std::move(frame))) {
+      from_main = true;
     }
   });
 }
@@ -230,17 +241,17 @@ void ProxyStream::ingest(media::MutableFramePtr frame) {
   publish(std::move(frame));
 }
 
-void ProxyStream::candidate_frame(media::MutableFramePtr frame) {
-  if (stopped_ || !switching_) return;
+bool ProxyStream::candidate_frame(media::MutableFramePtr frame) {
+  if (stopped_ || !switching_) return false;
   if (is_header(*frame)) {
     candidate_headers_.keep(frame);
-    return;
+    return false;
   }
-  if (resyncing_ || !start_point(*frame, saw_video_)) return;
+  if (resyncing_ || !start_point(*frame, saw_video_)) return false;
   // The primary's timeline is the encoder's, as the backup's was: switch
   // at its first keyframe after the last frame published.
   const std::int32_t ahead = timestamp_diff(frame->timestamp + offset_, last_ts_);
-  if (ahead <= 0) return;
+  if (ahead <= 0) return false;
   stop_play(main_);
   main_ = candidate_;
   candidate_ = PlayOn{};
@@ -261,6 +272,7 @@ void ProxyStream::candidate_frame(media::MutableFramePtr frame) {
               << " at " << ts << " ms";
   frame->timestamp = ts;
   publish(std::move(frame));
+  return true;
 }
 
 void ProxyStream::publish(media::MutableFramePtr frame) {

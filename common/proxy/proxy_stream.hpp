@@ -65,6 +65,9 @@ class ProxyStream : public UpstreamPlay {
   void begin_switch(UpstreamConnection& primary) override;
   bool switch_done() const override { return !candidate_.connection.lock() && !switching_; }
   void cancel_switch() override;
+  bool plays_on(const UpstreamConnection& connection) const override {
+    return main_.connection.lock().get() == &connection;
+  }
 
   // Ends the pull: the upstream play stops, the local stream is unpublished.
   void stop(const std::string& why);
@@ -96,7 +99,8 @@ class ProxyStream : public UpstreamPlay {
   void on_message(bool candidate, rtmp::Message&& message);
   void on_play_lost(bool candidate, const std::string& why);
   void stop_play(PlayOn& play);
-  void candidate_frame(media::MutableFramePtr frame);
+  // True when it switched to the candidate at this frame.
+  bool candidate_frame(media::MutableFramePtr frame);
   void publish(media::MutableFramePtr frame);
   void stop_local(const std::string& why);
   void report(const std::string& code, const std::string& level, const std::string& description);

@@ -10,6 +10,10 @@ namespace rw::proxy {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
+namespace {
+constexpr auto kLastedLongEnough = 5s;
+}  // namespace
+
 Upstream::Upstream(asio::any_io_executor executor, std::string local_app, std::vector<UpstreamUrl> urls,
                    Identity identity, UpstreamSettings settings, const Logger& log, StatusListener status)
     : executor_(executor),
@@ -66,7 +70,7 @@ void Upstream::on_state(const std::shared_ptr<UpstreamConnection>& c, UpstreamCo
   switch (state) {
     case UpstreamConnection::State::Connecting: break;
     case UpstreamConnection::State::Ready:
-      set_.succeeded(std::chrono::steady_clock::now());
+      ready_since_ = std::chrono::steady_clock::now();
       log_.info() << "proxy: app=" << log_field(local_app_) << " upstream " << url << " ready"
                   << (c->speaks_segment_protocol() ? " (Rewind " + log_field(c->upstream_server_id()) + ")" : "");
       if (set_.current() != 0 && !probing_) {
@@ -80,6 +84,11 @@ void Upstream::on_state(const std::shared_ptr<UpstreamConnection>& c, UpstreamCo
       break;
     case UpstreamConnection::State::Closed: {
       const auto now = std::chrono::steady_clock::now();
+      // Only a connection that lasted resets the backoff: an upstream
+      // that accepts and then drops every connection is not retried in a
+      // tight loop.
+      if (ready_since_ && now - *ready_since_ >= kLastedLongEnough) set_.succeeded(now);
+      ready_since_.reset();
       const auto when = set_.failed(now);
       ++failovers_;
       const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(when - now);
@@ -161,7 +170,8 @@ asio::awaitable<void> Upstream::probe_primary() {
       if (set_.prefer_primary(now) && connection_ &&
           connection_->state() == UpstreamConnection::State::Ready) {
         co_await switch_to_primary(probe);
-        probe.reset();
+        // Now the current connection, unless stopped meanwhile: then it
+        // is closed below.
         break;
       }
     }
@@ -210,8 +220,11 @@ asio::awaitable<void> Upstream::switch_to_primary(std::shared_ptr<UpstreamConnec
     auto c = current.lock();
     if (self && c) self->on_state(c, state, why);
   });
+  // Plays that did not switch in time (a stream without keyframes), and
+  // those that had nothing to switch (waiting for a publisher, refused),
+  // are started on the primary as after a failover.
   for (UpstreamPlay* play : plays_) {
-    if (!play->switch_done()) {
+    if (!play->plays_on(*connection_)) {
       play->cancel_switch();
       play->start_on(*connection_);
     }

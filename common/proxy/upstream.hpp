@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,8 @@ class UpstreamPlay {
   virtual bool switch_done() const = 0;
   // The switch is given up on (the primary failed, or it took too long).
   virtual void cancel_switch() = 0;
+  // Whether its play is on this connection.
+  virtual bool plays_on(const UpstreamConnection& connection) const = 0;
 };
 
 struct UpstreamSettings {
@@ -111,6 +114,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   std::vector<UpstreamPlay*> plays_;
   boost::asio::steady_timer reconnect_timer_;
   boost::asio::steady_timer probe_timer_;
+  std::optional<std::chrono::steady_clock::time_point> ready_since_;
   bool probing_ = false;
   bool switching_ = false;
   bool stopped_ = false;

@@ -238,6 +238,11 @@ void UpstreamConnection::handle(rtmp::ClientEvent& event) {
     return;
   }
   if (auto* created = std::get_if<rtmp::StreamCreatedEvent>(&event)) {
+    if (abandoned_creates_.erase(created->transaction_id)) {
+      // Its play stopped before the stream was made: give the slot back.
+      session_.delete_stream(created->stream_id);
+      return;
+    }
     for (auto& [handle, play] : plays_) {
       if (play.create_transaction == created->transaction_id && play.stream_id == 0) {
         play.stream_id = created->stream_id;
@@ -276,7 +281,7 @@ void UpstreamConnection::handle(rtmp::ClientEvent& event) {
       if (it->second.create_transaction == error->transaction_id && it->second.stream_id == 0) {
         PlaySink* sink = it->second.sink;
         plays_.erase(it);
-        sink->on_play_lost("the upstream refused createStream");
+        sink->on_play_lost("connect refused: the upstream refused createStream");
         break;
       }
     }
@@ -314,6 +319,8 @@ void UpstreamConnection::stop_play(std::uint64_t handle) {
     session_.close_stream(it->second.stream_id);
     session_.delete_stream(it->second.stream_id);
     flush();
+  } else if (it->second.create_transaction != 0 && state_ == State::Ready) {
+    abandoned_creates_.insert(it->second.create_transaction);
   }
   plays_.erase(it);
 }

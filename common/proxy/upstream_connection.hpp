@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -138,6 +139,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   std::string upstream_server_id_;
 
   std::map<std::uint64_t, Play> plays_;
+  std::set<double> abandoned_creates_;  // createStream sent for plays that stopped
   std::uint64_t next_play_ = 1;
   std::map<double, std::shared_ptr<PendingCall>> calls_;   // by transaction id
   std::vector<std::shared_ptr<PendingCall>> waiting_ready_;  // calls made before Ready

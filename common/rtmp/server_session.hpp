@@ -207,6 +207,9 @@ class ServerSession {
     publishing_ = false;
   }
   const amf::Limits& amf_limits() const { return options_.amf_limits; }
+  // Raises (or lowers) the streams this connection may create: a relay's
+  // or an edge's one connection carries every pull of an application.
+  void set_max_streams(std::size_t max_streams) { options_.max_streams = max_streams; }
 
   // Bytes queued for the client. take_output moves them out.
   bool has_output() const { return !output_.empty(); }

@@ -25,6 +25,9 @@ namespace {
 constexpr std::size_t kMaxWriteBuffers = 64;
 // A publisher's own read buffer.
 constexpr std::size_t kPublisherReadBuffer = 64 * 1024;
+// Streams a downstream relay or edge may hold on its one connection per
+// application: one per stream it pulls (docs/cluster.md, "Live").
+constexpr std::size_t kDownstreamServerStreams = 1024;
 
 std::string endpoint_string(const asio::ip::tcp::socket& socket) {
   boost::system::error_code ec;
@@ -254,6 +257,11 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
     emit(EventType::Reject, {}, why);
     close("connect rejected: " + why);
     return;
+  }
+  if (event.command_object.find("rewindServer") != nullptr) {
+    // A downstream Rewind server: every pull of this application goes over
+    // this one connection (still bounded).
+    session_.set_max_streams(std::max<std::size_t>(options.session.max_streams, kDownstreamServerStreams));
   }
   amf::Object extra;
   if (!options.server_id.empty()) {

@@ -41,6 +41,13 @@ asio::awaitable<std::unique_ptr<PublishStream>> PublishStream::start(Connection&
     bad_name(why);
     co_return nullptr;
   }
+  // At a relay or an edge the application's streams come from upstream: a
+  // client publishing there would take a pulled name from its viewers (as
+  // FMS edges, they refuse).
+  if (LivePuller* puller = connection.context().puller; puller && puller->pulls(connection.app())) {
+    bad_name("this server pulls application " + connection.app() + " from upstream: publish to the origin");
+    co_return nullptr;
+  }
   std::string type = event.type == "appendWithGap" ? "append" : event.type;
   if (type != "live" && type != "record" && type != "append") type = "live";
 
