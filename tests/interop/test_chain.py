@@ -16,6 +16,9 @@ ChainFailoverTest  two origins fed by one ffmpeg (tee), two relays, one
 ChainNginxTest     an edge in front of nginx-rtmp: live works (the raw
                    player, ffprobe, rtmpdump --live), DVR is refused as
                    there is no recording upstream.
+ChainStaticPullTest an edge whose config file gives application "live" its
+                   own upstream and a static pull: the pull runs with no
+                   player, survives the linger, and serves players at once.
 ChainHostileUpstreamTest
                    an upstream whose segments fail their checksum (a proxy
                    in front of the origin flips a byte in each segment page):
@@ -446,6 +449,33 @@ class ChainDiskCacheTest(ChainCase):
                          (len(fetched), len(again), first.video_count(), second.video_count()))
         self.assertEqual(again, [], "a restarted edge fetched segments its disk cache holds")
         self.assertEqual(first.video_count(), second.video_count())
+
+
+class ChainStaticPullTest(ChainCase):
+
+    @classmethod
+    def setUpChain(cls):
+        cls.o = cls.origin()
+        conf = os.path.join(cls.workdir, "edge.conf")
+        with open(conf, "w") as f:
+            f.write('proxy { linger_ms: 1000 }\n'
+                    'app {\n  name: "live"\n  upstream: "rtmp://%s:%d"\n'
+                    '  static_proxy { local: "always" remote: "cam" }\n}\n' % (HOST, cls.o.port))
+        cls.e = cls.proxy("edge", [], args=["--config", conf])
+        cls.pub = cls.publish([cls.o.url("cam")])
+        cls.o.wait_publishing("cam", timeout=20)
+
+    def test_static_pull_runs_without_players(self):
+        self.e.wait_log(r"ProxyStream\.Proxy\.Start app=live stream=always upstream=rtmp://", timeout=20)
+        time.sleep(3)  # three lingers
+        self.assertIsNone(self.e.log.find(r"live/always has had no player"), "a static pull lingered out")
+        self.assertIsNone(self.e.log.find(r"ProxyStream\.Proxy\.Stop app=live stream=always"))
+        p = self.player(self.e, "always", start=-1)
+        harness.wait_until(lambda: p.video_count() >= 30 or p.error, 20, what="video of the static pull")
+        self.assertIsNone(p.error)
+        p.stop()
+        # The origin saw one play of cam: the static pull's.
+        self.assertEqual(self.count(self.o, r"app=live stream=cam play live"), 1)
 
 
 class CorruptingProxy(threading.Thread):
