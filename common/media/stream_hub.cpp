@@ -313,6 +313,14 @@ std::optional<StreamHub::KeyframeAnchor> StreamHub::gop_anchor() const {
   return KeyframeAnchor{gop_.front()->timestamp, gop_.front()->position};
 }
 
+std::optional<std::uint64_t> StreamHub::position_after(std::uint32_t timestamp) const {
+  std::lock_guard lock(mutex_);
+  for (auto it = tail_.rbegin(); it != tail_.rend(); ++it) {
+    if ((*it)->position != 0 && (*it)->timestamp == timestamp) return (*it)->position + 1;
+  }
+  return std::nullopt;
+}
+
 bool StreamHub::anchored() const {
   std::lock_guard lock(mutex_);
   return anchored_;

@@ -149,6 +149,10 @@ class StreamHub {
   // lost its upstream): positions are unknown until anchored again.
   void unanchor();
   bool anchored() const;
+  // The position of the frame after the latest numbered tail frame stamped
+  // `timestamp`: where a player that was sent frames before the pull was
+  // anchored (so without positions) goes on. Nullopt when the tail has none.
+  std::optional<std::uint64_t> position_after(std::uint32_t timestamp) const;
 
   struct TailJoin {
     enum class Result {

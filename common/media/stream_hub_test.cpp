@@ -289,6 +289,9 @@ TEST(StreamHub, AProxiedTailIsNumberedFromAnAnchor) {
   ASSERT_TRUE(from);
   EXPECT_EQ(from->timestamp, 1000u);
   EXPECT_EQ(from->position, 501u);
+  // A player sent the frame at 1300 before the anchor goes on at 505.
+  EXPECT_EQ(hub.position_after(1300), std::optional<std::uint64_t>(505u));
+  EXPECT_FALSE(hub.position_after(900)) << "before the anchor: no number";
   hub.publish(video(2000, true));
   EXPECT_EQ(hub.last_position(), 511u) << "frames to come are numbered on";
   auto join = hub.subscribe_from(505, r, exec);

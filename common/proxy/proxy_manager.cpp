@@ -182,20 +182,22 @@ void ProxyManager::close_pull(const Key& key) {
 }
 
 asio::awaitable<server::LivePuller::Want> ProxyManager::want(const std::string& app, const std::string& name,
-                                                             const std::string& via) {
-  co_return co_await asio::co_spawn(io_, [&] { return want_here(app, name, via); }, asio::use_awaitable);
+                                                             const std::string& query, const std::string& via) {
+  co_return co_await asio::co_spawn(io_, [&] { return want_here(app, name, query, via); }, asio::use_awaitable);
 }
 
 asio::awaitable<server::LivePuller::Want> ProxyManager::want_here(const std::string& app, const std::string& name,
-                                                                  const std::string& via) {
+                                                                  const std::string& query, const std::string& via) {
   const Key key{app, name};
   std::shared_ptr<Pull> pull;
   if (auto it = pulls_.find(key); it != pulls_.end()) pull = it->second;
   if (!pull) {
-    // The upstream learns the path the request took (loops) from the
-    // first player's; the name is the same upstream.
+    // The upstream learns the path the request took (loops) and the
+    // player's query (a token it may check) from the first player's, as
+    // SRS edges pass on their first client's; the name is the same
+    // upstream.
     const std::string remote =
-        cluster::name_with_via(name, "", cluster::forward_via(via, settings_.identity.server_id));
+        cluster::name_with_via(name, query, cluster::forward_via(via, settings_.identity.server_id));
     pull = open_pull(key, remote, false);
     if (!pull) co_return Want{nullptr, "no upstream for " + app};
   }

@@ -82,7 +82,7 @@ class ProxyManager : public server::LivePuller {
   server::SegmentSource& segments() { return segments_; }
 
   bool pulls(const std::string& app) const override;
-  boost::asio::awaitable<Want> want(const std::string& app, const std::string& name,
+  boost::asio::awaitable<Want> want(const std::string& app, const std::string& name, const std::string& query,
                                     const std::string& via) override;
 
  private:
@@ -104,7 +104,8 @@ class ProxyManager : public server::LivePuller {
   std::shared_ptr<Upstream> upstream_for(const std::string& app);
   std::shared_ptr<Pull> open_pull(const Key& key, const std::string& remote, bool is_static);
   void close_pull(const Key& key);
-  boost::asio::awaitable<Want> want_here(const std::string& app, const std::string& name, const std::string& via);
+  boost::asio::awaitable<Want> want_here(const std::string& app, const std::string& name, const std::string& query,
+                                         const std::string& via);
   void release(const Key& key);
   void tick();
   boost::asio::awaitable<void> anchor(Key key);

@@ -260,7 +260,9 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
   }
   if (event.command_object.find("rewindServer") != nullptr) {
     // A downstream Rewind server: every pull of this application goes over
-    // this one connection (still bounded).
+    // this one connection (still bounded), and it may use the segment
+    // protocol.
+    downstream_server_ = true;
     session_.set_max_streams(std::max<std::size_t>(options.session.max_streams, kDownstreamServerStreams));
   }
   amf::Object extra;
@@ -357,7 +359,7 @@ asio::awaitable<void> Connection::on_command(rtmp::CommandEvent& event) {
     co_return;
   }
   if (DvrCalls::handles(name)) {
-    DvrCalls calls(context_, session_, app_, closing_);
+    DvrCalls calls(context_, session_, app_, closing_, downstream_server_);
     co_await calls.answer(cmd);
     co_return;
   }

@@ -186,6 +186,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   bool write_soon_scheduled_ = false;  // in the worker's soon writes
   bool waiting_writable_ = false;
   bool connected_ = false;  // connect accepted
+  bool downstream_server_ = false;  // its connect said rewindServer: a relay or an edge
   bool closing_ = false;
   bool closed_ = false;
   std::string close_reason_;

@@ -55,6 +55,10 @@ asio::awaitable<void> DvrCalls::answer(const rtmp::Command& cmd) {
     fail(txn, "Loop", why);
     co_return;
   }
+  if (cluster::is_segment_protocol_call(cmd.name) && !downstream_server_) {
+    fail(txn, "BadRequest", cmd.name + " is for Rewind relays and edges (rewindServer in connect)");
+    co_return;
+  }
   if (cmd.name == "getStreamLength") {
     co_await stream_length(cmd, name);
   } else if (cmd.name == "DVRSubscribe") {

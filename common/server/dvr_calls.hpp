@@ -21,8 +21,12 @@ class DvrCalls {
  public:
   // `closing` is the connection's own flag: answers are not sent once it
   // is set (a call may wait for the store or the upstream).
-  DvrCalls(ServerContext& context, rtmp::ServerSession& session, const std::string& app, const bool& closing)
-      : context_(context), session_(session), app_(app), closing_(closing) {}
+  // `downstream_server`: the connection said it is a Rewind relay or edge
+  // (rewindServer in its connect); only such a peer gets the segment
+  // protocol.
+  DvrCalls(ServerContext& context, rtmp::ServerSession& session, const std::string& app, const bool& closing,
+           bool downstream_server)
+      : context_(context), session_(session), app_(app), closing_(closing), downstream_server_(downstream_server) {}
 
   // Whether the command is one of these calls (DVRSetStreamInfo is not: it
   // controls the connection's own publisher).
@@ -44,6 +48,7 @@ class DvrCalls {
   rtmp::ServerSession& session_;
   const std::string& app_;
   const bool& closing_;
+  const bool downstream_server_;
   std::string via_;  // of the call being answered
 };
 

@@ -35,10 +35,12 @@ class LivePuller {
   // A player wants app/name. The first one waits (bounded) until the
   // upstream has answered the play, so that a stream unknown upstream gets
   // StreamNotFound instead of a player waiting forever; the others join the
-  // running pull. `via`: the servers the request came through (loops).
-  // Arguments are references (GCC 12 and temporaries in co_await).
+  // running pull. `query`: the player's (tokens an upstream may check;
+  // the first player's goes upstream). `via`: the servers the request
+  // came through (loops). Arguments are references (GCC 12 and
+  // temporaries in co_await).
   virtual boost::asio::awaitable<Want> want(const std::string& app, const std::string& name,
-                                            const std::string& via) = 0;
+                                            const std::string& query, const std::string& via) = 0;
 };
 
 }  // namespace rw::server

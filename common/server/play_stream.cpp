@@ -79,7 +79,7 @@ asio::awaitable<std::unique_ptr<PlayStream>> PlayStream::start(Connection& conne
   std::unique_ptr<PullLease> pull;
   if (LivePuller* puller = connection.context().puller; puller && puller->pulls(connection.app())) {
     const std::string app = connection.app();
-    auto want = co_await puller->want(app, name.name, downstream_via);
+    auto want = co_await puller->want(app, name.name, name.query, downstream_via);
     if (connection.closing()) co_return nullptr;
     if (!want.lease) {
       not_found(want.not_found);
@@ -707,6 +707,12 @@ asio::awaitable<void> PlayStream::on_pause(const rtmp::PauseEvent& event) {
   connection_.emit(EventType::Unpause, name_, std::to_string(last_timestamp_) + " ms");
   // A recorded stream resumes exactly where it paused, behind live; a
   // stream that is not recorded can only resume at its live edge.
+  if (position_ == 0 && connection_.context().segments != nullptr) {
+    // At a relay or an edge, frames sent before the pull was numbered
+    // (anchored) carry no position; the hub's tail may have numbered them
+    // since (docs/cluster.md, "Catch-up into live").
+    if (auto next = hub_->position_after(last_timestamp_)) position_ = *next;
+  }
   if (recorded_here()) {
     const bool resumed = co_await open_at_position();
     if (!*alive) co_return;
