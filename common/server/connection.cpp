@@ -466,6 +466,11 @@ std::optional<Connection::FeedStop> Connection::detach_feed(std::uint32_t stream
     const media::Frame& last = *feed.at(feed.end() - 1).frame;
     if (last.position != 0) stop = FeedStop{last.position + 1, last.timestamp};
   }
+  if (!stop && c.next > feed.begin() && c.next <= feed.end()) {
+    // No numbers (a pull not anchored yet): at least when the last frame
+    // sent was, so that the player can be placed by time.
+    stop = FeedStop{0, feed.at(c.next - 1).frame->timestamp};
+  }
   feeds_.erase(it);  // its registration leaves the feed
   return stop;
 }

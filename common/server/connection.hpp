@@ -80,7 +80,9 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   // Stops reading the stream's feed. keep_pending: what the feed holds for
   // the player is still sent (it switches to per-frame delivery); otherwise
   // it is dropped (a pause). Returns the recording position and timestamp
-  // of the first frame not sent, when known.
+  // of the first frame not sent, when known; for frames without positions
+  // (a pull not yet anchored), position 0 and the last sent frame's
+  // timestamp.
   struct FeedStop {
     std::uint64_t next_position = 0;
     std::uint32_t timestamp = 0;

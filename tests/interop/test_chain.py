@@ -299,6 +299,31 @@ class ChainFanoutTest(ChainCase):
             c.close()
         self.assertIsNotNone(loop.log.find(r"loop: \S+ connected to itself"), loop.log.tail(20))
 
+    def test_6_segment_protocol_answers_downstream_servers_only(self):
+        def reply(client, name, *args):
+            values = client.wait_for_reply(client.call(name, *args))
+            return values[0], values[3] if len(values) > 3 else None
+        viewer = RtmpClient(HOST, self.o.port)
+        server = RtmpClient(HOST, self.o.port)
+        try:
+            viewer.connect("live")
+            kind, info = reply(viewer, "rewindStreamInfo", "cam")
+            self.assertEqual(kind, "_error")
+            self.assertEqual(info.get("reason"), "BadRequest", info)
+            server.connect("live", extra={"rewindServer": "test-edge", "rewindRole": "edge"})
+            kind, info = reply(server, "rewindSegment", "cam", 1.0, 999999.0, 0.0, 65536.0)
+            self.assertEqual(kind, "_error")
+            self.assertEqual(info.get("reason"), "NotFound", info)
+            kind, info = reply(server, "rewindSegment", "cam")
+            self.assertEqual(kind, "_error")
+            self.assertEqual(info.get("reason"), "BadRequest", info)
+            kind, info = reply(server, "rewindStreamInfo", "cam?rewindVia=x,%s" % "nobody")
+            self.assertEqual(kind, "_result")
+        finally:
+            viewer.close()
+            server.close()
+        self.assertTrue(self.o.alive())
+
     def test_5_ended_stream_reports_stop(self):
         mark = self.e.mark()
         p = self.player(self.e, "cam", start=-1)
