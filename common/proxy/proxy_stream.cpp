@@ -227,12 +227,7 @@ void ProxyStream::ingest(media::MutableFramePtr frame) {
   if (ahead <= 0 && ahead > -kRestartedTimelineMs) return;
   if (ahead <= 0) offset_ = last_ts_ + 1 - frame->timestamp;
   const std::uint32_t ts = frame->timestamp + offset_;
-  for (auto* header : {&resync_headers_.metadata, &resync_headers_.video, &resync_headers_.audio}) {
-    if (!*header) continue;
-    (*header)->timestamp = ts;
-    publish(std::move(*header));
-  }
-  resync_headers_.clear();
+  publish_headers(resync_headers_, ts);
   resyncing_ = false;
   lost_since_.reset();
   log_.info() << "proxy: " << log_field(app_) << "/" << log_field(local_name_) << " restored from " << main_.url
@@ -262,17 +257,23 @@ bool ProxyStream::candidate_frame(media::MutableFramePtr frame) {
   // The primary numbers its recording its own way.
   hub_->unanchor();
   const std::uint32_t ts = frame->timestamp + offset_;
-  for (auto* header : {&candidate_headers_.metadata, &candidate_headers_.video, &candidate_headers_.audio}) {
-    if (!*header) continue;
-    (*header)->timestamp = ts;
-    publish(std::move(*header));
-  }
-  candidate_headers_.clear();
+  publish_headers(candidate_headers_, ts);
   log_.info() << "proxy: " << log_field(app_) << "/" << log_field(local_name_) << " switched to " << main_.url
               << " at " << ts << " ms";
   frame->timestamp = ts;
   publish(std::move(frame));
   return true;
+}
+
+void ProxyStream::publish_headers(Headers& headers, std::uint32_t timestamp) {
+  // Stamped with the keyframe they go before, so a player's clock starts
+  // where the media goes on.
+  for (auto* header : {&headers.metadata, &headers.video, &headers.audio}) {
+    if (!*header) continue;
+    (*header)->timestamp = timestamp;
+    publish(std::move(*header));
+  }
+  headers.clear();
 }
 
 void ProxyStream::publish(media::MutableFramePtr frame) {

@@ -103,6 +103,8 @@ class ProxyStream : public UpstreamPlay {
   bool candidate_frame(media::MutableFramePtr frame);
   void publish(media::MutableFramePtr frame);
   void stop_local(const std::string& why);
+  struct Headers;
+  void publish_headers(Headers& headers, std::uint32_t timestamp);
   void report(const std::string& code, const std::string& level, const std::string& description);
 
   media::StreamRegistry& streams_;

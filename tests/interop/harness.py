@@ -509,6 +509,14 @@ def _status_kib(pid, field):
     return 0
 
 
+def make_workdir(label):
+    """A test class's directory, under $REWIND_TEST_TMP when set."""
+    base = os.environ.get("REWIND_TEST_TMP") or None
+    if base:
+        os.makedirs(base, exist_ok=True)
+    return tempfile.mkdtemp(prefix="rewind-interop-%s-" % label, dir=base)
+
+
 class ServerTestCase(unittest.TestCase):
     """One server for the whole class, stopped with SIGTERM at the end: a
     clean exit (code 0) is part of what every class checks."""
@@ -518,10 +526,7 @@ class ServerTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        base = os.environ.get("REWIND_TEST_TMP") or None
-        if base:
-            os.makedirs(base, exist_ok=True)
-        cls.workdir = tempfile.mkdtemp(prefix="rewind-interop-%s-" % cls.__name__, dir=base)
+        cls.workdir = make_workdir(cls.__name__)
         cls.failed = False
         cls.processes = []
         cls.players = []

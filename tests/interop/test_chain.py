@@ -39,7 +39,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -57,10 +56,7 @@ class ChainCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        base = os.environ.get("REWIND_TEST_TMP") or None
-        if base:
-            os.makedirs(base, exist_ok=True)
-        cls.workdir = tempfile.mkdtemp(prefix="rewind-interop-%s-" % cls.__name__, dir=base)
+        cls.workdir = harness.make_workdir(cls.__name__)
         cls.servers = []
         cls.processes = []
         cls.players = []
@@ -163,6 +159,14 @@ class ChainCase(unittest.TestCase):
 
     def count(self, server, pattern, since=0):
         return len(re.findall(pattern, server.log.text(since)))
+
+    def play_recording(self, server, name="cam"):
+        """A player of the finished recording from 0 until Play.Stop."""
+        p = self.player(server, name, start=0)
+        harness.wait_until(lambda: ("NetStream.Play.Stop" in p.statuses and p.video_count() > 0) or p.error, 60,
+                           what="the recording played to its end at the %s" % server.label)
+        p.stop()
+        return p
 
 
 def video_gaps(player, since_index=0):
@@ -454,21 +458,14 @@ class ChainDiskCacheTest(ChainCase):
         cls.pub.wait(40)
         time.sleep(1)
 
-    def read_recording(self):
-        p = self.player(self.e, "cam", start=0)
-        harness.wait_until(lambda: ("NetStream.Play.Stop" in p.statuses and p.video_count() > 0) or p.error, 60,
-                           what="the recording played to its end at the edge")
-        p.stop()
-        return p
-
     def test_restarted_edge_serves_from_disk(self):
-        first = self.read_recording()
+        first = self.play_recording(self.e)
         fetched = set(re.findall(r"fetched segment (\d+) of live/cam", self.e.log.text()))
         self.assertGreater(len(fetched), 3, "segments fetched from the origin")
         self.e.stop()
         self.e.start(0)
         mark = self.e.mark()
-        second = self.read_recording()
+        second = self.play_recording(self.e)
         again = re.findall(r"fetched segment (\d+) of live/cam", self.e.log.text(mark))
         sys.stderr.write("\n  disk cache: %d segments fetched cold, %d after restart; %d and %d video frames\n" %
                          (len(fetched), len(again), first.video_count(), second.video_count()))
@@ -603,10 +600,7 @@ class ChainHostileUpstreamTest(ChainCase):
         time.sleep(1)
 
     def test_bad_segments_fail_over_and_never_reach_the_player(self):
-        p = self.player(self.e, "cam", start=0)
-        harness.wait_until(lambda: ("NetStream.Play.Stop" in p.statuses and p.video_count() > 0) or p.error, 60,
-                           what="the recording played to its end at the edge")
-        p.stop()
+        p = self.play_recording(self.e)
         self.assertIsNone(p.error)
         self.assertGreater(self.bad.corrupted, 0, "the proxy corrupted no segment page (was it asked for one?)")
         line = self.e.log.find(r"upstream %s sent a bad segment \d+ of live/cam: the segment fails its checksum"
