@@ -538,7 +538,11 @@ class CorruptingProxy(threading.Thread):
                 dst.sendall(data)
         except OSError:
             pass
-        for s in (src, dst):
+        CorruptingProxy.shut(src, dst)
+
+    @staticmethod
+    def shut(*sockets):
+        for s in sockets:
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -574,11 +578,7 @@ class CorruptingProxy(threading.Thread):
                         out_chunk_size = struct.unpack(">I", msg.body[:4])[0] & 0x7FFFFFFF
         except OSError:
             pass
-        for s in (up, down):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self.shut(up, down)
 
     def close(self):
         self.closed = True
