@@ -74,12 +74,6 @@ std::string ProxySegments::forwarded(const std::string& name, const std::string&
   return cluster::name_with_via(name, "", cluster::forward_via(via, settings_.server_id));
 }
 
-ProxySegments::Counters ProxySegments::counters() const {
-  Counters c = counters_;
-  c.coalesced = segment_flights_.coalesced() + info_flights_.coalesced();
-  return c;
-}
-
 template <class Message>
 asio::awaitable<ProxySegments::Result<std::optional<Message>>> ProxySegments::ask(
     Upstream& upstream, const std::string& name, std::string_view call, std::vector<amf::Value> args,
@@ -151,7 +145,6 @@ asio::awaitable<ProxySegments::Result<std::optional<dvr::StreamInfo>>> ProxySegm
     mark_none();
     co_return std::optional<dvr::StreamInfo>{};
   }
-  ++counters_.index_fetches;
   std::vector<amf::Value> no_args;
   auto page = co_await ask<cluster::IndexPage>(*up, name, cluster::kStreamInfoCall, std::move(no_args), via,
                                                kMaxIndexAnswerBytes);
@@ -422,7 +415,6 @@ asio::awaitable<ProxySegments::Result<std::optional<SharedBuffer>>> ProxySegment
       const auto step = assembler.add(**page, why);
       if (step == cluster::SegmentAssembler::Step::NeedMore) continue;
       if (step == cluster::SegmentAssembler::Step::Bad) {
-        ++counters_.bad_segments;
         log_.warn() << "proxy: upstream " << url << " sent a bad segment " << entry.sequence() << " of "
                     << log_field(app) << "/" << log_field(name) << ": " << why << "; trying the next upstream";
         up->fail_over("sent a bad segment: " + why);
@@ -431,8 +423,6 @@ asio::awaitable<ProxySegments::Result<std::optional<SharedBuffer>>> ProxySegment
       }
       SharedBuffer bytes = assembler.take();
       const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-      ++counters_.segments_fetched;
-      counters_.bytes_fetched += bytes.size();
       log_.info() << "proxy: fetched segment " << entry.sequence() << " of " << log_field(app) << "/"
                   << log_field(name) << " from " << url << " (" << bytes.size() << " bytes, " << took.count()
                   << " ms)";

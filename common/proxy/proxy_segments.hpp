@@ -85,12 +85,6 @@ class ProxySegments : public server::SegmentSource {
                                                                            const std::string& name,
                                                                            const std::string& via);
 
-  struct Counters {
-    std::uint64_t segments_fetched = 0, bytes_fetched = 0, bad_segments = 0;
-    std::uint64_t index_fetches = 0;
-    std::uint64_t coalesced = 0;  // waits for another's fetch
-  };
-  Counters counters() const;
 
  private:
   struct StreamState {
@@ -142,7 +136,6 @@ class ProxySegments : public server::SegmentSource {
   std::map<Key, StreamState> streams_;
   cache::SingleFlight<std::string, Result<std::optional<dvr::StreamInfo>>> info_flights_;
   cache::SingleFlight<cache::SegmentKey, Result<std::optional<SharedBuffer>>, cache::SegmentKeyHash> segment_flights_;
-  Counters counters_;
   int fetching_ = 0;  // upstream segment fetches running
 };
 

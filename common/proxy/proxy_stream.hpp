@@ -58,7 +58,6 @@ class ProxyStream : public UpstreamPlay {
   // (Rewind upstreams say; for others, unknown).
   std::optional<bool> upstream_live() const { return upstream_live_; }
   bool published() const { return published_; }
-  const std::string& name() const { return local_name_; }
 
   // UpstreamPlay.
   void start_on(UpstreamConnection& connection) override;

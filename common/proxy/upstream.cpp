@@ -90,7 +90,6 @@ void Upstream::on_state(const std::shared_ptr<UpstreamConnection>& c, UpstreamCo
       if (ready_since_ && now - *ready_since_ >= kLastedLongEnough) set_.succeeded(now);
       ready_since_.reset();
       const auto when = set_.failed(now);
-      ++failovers_;
       const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(when - now);
       log_.warn() << "proxy: app=" << log_field(local_app_) << " upstream " << url << " lost: " << log_escape(why)
                   << "; next: " << set_.current_url().text << " in " << wait.count() << " ms";

@@ -87,12 +87,8 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   // would): the next upstream is tried.
   void fail_over(const std::string& why);
 
-  // The current connection (may be connecting), or nullptr.
-  UpstreamConnection* connection() const { return connection_.get(); }
   bool speaks_segment_protocol() const { return connection_ && connection_->speaks_segment_protocol(); }
-  const std::string& local_app() const { return local_app_; }
   std::string current_url() const { return set_.current_url().text; }
-  std::size_t failovers() const { return failovers_; }
 
  private:
   void connect_current();
@@ -118,7 +114,6 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   bool probing_ = false;
   bool switching_ = false;
   bool stopped_ = false;
-  std::size_t failovers_ = 0;
 };
 
 }  // namespace rw::proxy

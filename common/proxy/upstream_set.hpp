@@ -17,7 +17,6 @@
 
 namespace rw::proxy {
 
-using cluster::Identity;
 using cluster::UpstreamUrl;
 
 struct UpstreamSetOptions {
