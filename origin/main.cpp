@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "common/admin/admin_server.hpp"
 #include "common/base/clock.hpp"
 #include "common/base/log.hpp"
 #include "common/dvr/segment_store.hpp"
@@ -68,12 +69,22 @@ int main(int argc, char** argv) {
                       config.dvr().store_max_bytes(), std::chrono::seconds(config.dvr().retention_interval_s()),
                       log);
 
+  // Metrics and the admin API see the server from its first event.
+  rw::admin::Observed observed(context);
+  observed.dvr = &dvr;
+  auto admin = rw::admin::AdminServer::start(config, observed, log);
+  if (!admin) {
+    log.error() << admin.error();
+    return 1;
+  }
+
   auto server = rw::server::Server::create(context);
   if (!server) {
     log.error() << server.error();
     return 1;
   }
   (*server)->start();
+  observed.listening = true;
   log.info() << "rewind-origin listening on " << options.listen_host << ":" << (*server)->port() << " with "
              << (*server)->worker_count() << " threads, data_dir " << config.data_dir() << ", server id "
              << options.server_id;
@@ -82,6 +93,7 @@ int main(int argc, char** argv) {
   // Publishers unpublish as their connections close; their recorders queue
   // their last segments, which the DVR writer stores before it stops.
   (*server)->stop();
+  if (*admin) (*admin)->stop();
   dvr.stop();
   log.info() << "rewind-origin stopped";
   return 0;

@@ -8,10 +8,14 @@ ASAN_BUILD_DIR=${REWIND_ASAN_BUILD_DIR:-$REPO_ROOT/build-asan}
 
 # Packages to build Rewind.
 BUILD_PACKAGES=(cmake ninja-build g++ pkg-config libssl-dev
-  libboost1.81-dev librocksdb-dev prometheus-cpp-dev libprotobuf-dev protobuf-compiler libgtest-dev)
+  libboost1.81-dev libboost-json1.81-dev librocksdb-dev prometheus-cpp-dev libprotobuf-dev protobuf-compiler libgtest-dev)
 # Real clients, peers and tools the tests use.
 TEST_PACKAGES=(clang libclang-rt-14-dev python3 python3-librtmp ffmpeg rtmpdump
-  nginx libnginx-mod-rtmp sysstat procps iproute2)
+  nginx libnginx-mod-rtmp sysstat procps iproute2 prometheus)
+# To build the deploy/ image and run its compose file without a Docker
+# engine (tests/deploy): podman, and a base image made with debootstrap.
+DEPLOY_TEST_PACKAGES=(podman runc docker-compose golang-github-containernetworking-plugin-dnsname
+  debootstrap uidmap fuse-overlayfs)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -80,6 +80,7 @@ class SegmentCache {
   std::size_t spill_memory();
 
   CacheStats stats() const;
+  const CacheOptions& options() const { return options_; }
 
  private:
   struct MemoryEntry {

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -26,7 +27,7 @@ class SingleFlight {
   boost::asio::awaitable<Value> run(const Key& key, Fetch fetch) {
     if (auto it = flights_.find(key); it != flights_.end()) {
       std::shared_ptr<Flight> flight = it->second;
-      ++coalesced_;
+      coalesced_.fetch_add(1, std::memory_order_relaxed);
       co_await flight->done.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
       co_return *flight->result;
     }
@@ -40,8 +41,9 @@ class SingleFlight {
   }
 
   bool in_flight(const Key& key) const { return flights_.count(key) != 0; }
-  // Callers that waited for another's fetch instead of fetching.
-  std::uint64_t coalesced() const { return coalesced_; }
+  // Callers that waited for another's fetch instead of fetching (any
+  // thread may read it).
+  std::uint64_t coalesced() const { return coalesced_.load(std::memory_order_relaxed); }
 
  private:
   struct Flight {
@@ -50,7 +52,7 @@ class SingleFlight {
     std::optional<Value> result;
   };
   std::unordered_map<Key, std::shared_ptr<Flight>, Hash> flights_;
-  std::uint64_t coalesced_ = 0;
+  std::atomic<std::uint64_t> coalesced_{0};
 };
 
 }  // namespace rw::cache

@@ -324,6 +324,10 @@ Expected<void, std::string> validate(const Config& c, const std::map<std::string
   std::string host;
   std::uint16_t port = 0;
   if (!parse_host_port(c.listen(), host, port)) return fail("listen", "'" + c.listen() + "'", "expected HOST:PORT");
+  if (c.http().listen() != "off" && !parse_host_port(c.http().listen(), host, port)) {
+    return fail("http.listen", "'" + c.http().listen() + "'", "expected HOST:PORT or off");
+  }
+  if (!parse_host_port(c.listen(), host, port)) return fail("listen", "'" + c.listen() + "'", "expected HOST:PORT");
   if (c.data_dir().empty()) return fail("data_dir", "''", "must not be empty");
   LogLevel level;
   if (!parse_log_level(c.log_level(), level)) return fail("log_level", c.log_level(), "expected debug, info, warn or error");

@@ -41,10 +41,12 @@ void Recorder::finish() {
 void Recorder::store_segment(Segment&& segment) {
   const std::size_t size = segment.tags().size();
   if (queued_bytes_ + size > options_.write_queue_max_bytes) {
+    if (options_.stats) options_.stats->write_errors.fetch_add(1, std::memory_order_relaxed);
     fail("the disk is too slow: " + std::to_string(queued_bytes_ >> 20) + " MB of segments are waiting", false);
     return;
   }
   queued_bytes_ += size;
+  if (options_.stats) options_.stats->queued_bytes.fetch_add(static_cast<std::int64_t>(size), std::memory_order_relaxed);
   const std::uint64_t next_position = segment.first_position() + segment.frame_count();
   auto shared = std::make_shared<const Segment>(std::move(segment));
   writer_.post([self = shared_from_this(), shared, size, next_position] {
@@ -52,6 +54,15 @@ void Recorder::store_segment(Segment&& segment) {
                                                self->options_.retention);
     std::optional<StoreError> error;
     if (!written) error = written.error();
+    if (RecordingStats* stats = self->options_.stats) {
+      stats->queued_bytes.fetch_sub(static_cast<std::int64_t>(size), std::memory_order_relaxed);
+      if (written) {
+        stats->segments_written.fetch_add(1, std::memory_order_relaxed);
+        stats->bytes_written.fetch_add(size, std::memory_order_relaxed);
+      } else {
+        stats->write_errors.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
     self->owner_.post([self, size, next_position, error = std::move(error)] {
       self->queued_bytes_ -= size;
       if (error) {

@@ -10,6 +10,7 @@
 // told why, while the live stream goes on.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,12 +23,23 @@
 
 namespace rw::dvr {
 
+// What every recorder of a store did, for the metrics (docs/operations.md):
+// written by recorders on their threads and the writer thread, read by
+// anyone.
+struct RecordingStats {
+  std::atomic<std::uint64_t> segments_written{0};
+  std::atomic<std::uint64_t> bytes_written{0};   // segment bytes (media and tags)
+  std::atomic<std::uint64_t> write_errors{0};    // segments the store refused or recording gave up on
+  std::atomic<std::int64_t> queued_bytes{0};     // segments waiting for the writer thread
+};
+
 struct RecorderOptions {
   std::string app;
   std::string name;
   SegmenterOptions segmenter;
   Retention retention;
   std::size_t write_queue_max_bytes = 256u << 20;
+  RecordingStats* stats = nullptr;  // the store's, or none
 };
 
 // Told, on the publisher's thread, what became of the recording.

@@ -6,6 +6,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <future>
+
 #include "common/cluster/identity.hpp"
 
 namespace rw::proxy {
@@ -85,7 +87,7 @@ ProxyManager::ProxyManager(media::StreamRegistry& streams, server::EventBus& eve
       log_(log),
       work_(asio::make_work_guard(io_)),
       segments_(io_.get_executor(), [this](const std::string& app) { return upstream_for(app); }, cache,
-                settings_.segments, log),
+                settings_.segments, log, events),
       ticker_(io_) {}
 
 ProxyManager::~ProxyManager() { stop(); }
@@ -152,7 +154,55 @@ void ProxyManager::on_status(const ProxyStatus& status) {
               << (status.stream.empty() ? "" : " stream=" + log_field(status.stream)) << " upstream=" << status.upstream
               << ": " << log_escape(status.description);
   events_.publish(server::ServerEvent{server::EventType::Proxy, 0, status.upstream, status.app, status.stream,
-                                      status.description, status.code});
+                                      status.description, status.code, {}, 0, {}});
+  if (!status.failover_cause.empty()) {
+    server::ServerEvent failover{server::EventType::Failover, 0, status.upstream, status.app, {}, status.description,
+                                 {}, {}, 0, {}};
+    failover.cause = status.failover_cause;
+    events_.publish(failover);
+  }
+  if (!status.stream.empty()) {
+    if (auto it = pulls_.find(Key{status.app, status.stream}); it != pulls_.end()) {
+      it->second->last_code = status.code;
+      it->second->last_code_at = std::chrono::system_clock::now();
+    }
+  }
+}
+
+server::ProxyReport ProxyManager::report_here() const {
+  server::ProxyReport report;
+  auto configured = [&](const std::vector<UpstreamUrl>& urls) {
+    for (const auto& u : urls) report.configured.push_back(server::UpstreamAddress{u.text, u.host, u.port});
+  };
+  configured(settings_.upstreams);
+  for (const auto& [app, urls] : settings_.app_upstreams) configured(urls);
+  for (const auto& [key, pull] : pulls_) {
+    server::PullReport p;
+    p.app = key.first;
+    p.stream = key.second;
+    p.remote = pull->remote;
+    p.upstream = pull->upstream ? pull->upstream->current_url() : std::string();
+    p.state = pull->stream->published() ? "playing" : pull->refused_since ? "refused" : "waiting";
+    p.last_code = pull->last_code;
+    p.since = pull->last_code_at;
+    p.players = pull->leases;
+    p.is_static = pull->is_static;
+    report.pulls.push_back(std::move(p));
+  }
+  for (const auto& [app, up] : upstreams_) {
+    for (auto& u : up->upstreams()) report.upstreams.push_back(std::move(u));
+  }
+  report.segments = segments_.totals();
+  return report;
+}
+
+std::optional<server::ProxyReport> ProxyManager::report(std::chrono::milliseconds within) {
+  if (stopped_) return std::nullopt;
+  auto promise = std::make_shared<std::promise<server::ProxyReport>>();
+  auto future = promise->get_future();
+  asio::post(io_, [this, promise] { promise->set_value(report_here()); });
+  if (future.wait_for(within) != std::future_status::ready) return std::nullopt;
+  return future.get();
 }
 
 std::shared_ptr<ProxyManager::Pull> ProxyManager::open_pull(const Key& key, const std::string& remote,

@@ -84,6 +84,7 @@ class ProxyManager : public server::LivePuller {
   bool pulls(const std::string& app) const override;
   boost::asio::awaitable<Want> want(const std::string& app, const std::string& name, const std::string& query,
                                     const std::string& via) override;
+  std::optional<server::ProxyReport> report(std::chrono::milliseconds within) override;
 
  private:
   using Key = std::pair<std::string, std::string>;
@@ -97,6 +98,8 @@ class ProxyManager : public server::LivePuller {
     std::optional<std::chrono::steady_clock::time_point> idle_since;
     std::optional<std::chrono::steady_clock::time_point> refused_since;
     std::chrono::steady_clock::time_point last_anchor{};
+    std::string last_code;  // its last ProxyStream status, and when
+    std::chrono::system_clock::time_point last_code_at{};
   };
   class Lease;
 
@@ -110,6 +113,7 @@ class ProxyManager : public server::LivePuller {
   void tick();
   boost::asio::awaitable<void> anchor(Key key);
   void on_status(const ProxyStatus& status);
+  server::ProxyReport report_here() const;
 
   media::StreamRegistry& streams_;
   server::EventBus& events_;

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "common/admin/admin_server.hpp"
 #include "common/base/clock.hpp"
 #include "common/base/log.hpp"
 #include "common/cache/segment_cache.hpp"
@@ -55,6 +56,14 @@ int run_proxy_role(std::string_view role, std::string_view program, std::string_
   server::ServerContext context(options, log, clock, streams, events);
   context.segments = &manager.segments();
   context.puller = &manager;
+  admin::Observed observed(context);
+  observed.puller = &manager;
+  observed.cache = &cache;
+  auto http = admin::AdminServer::start(config, observed, log);
+  if (!http) {
+    log.error() << http.error();
+    return 1;
+  }
   manager.start();
 
   auto server = server::Server::create(context);
@@ -63,6 +72,7 @@ int run_proxy_role(std::string_view role, std::string_view program, std::string_
     return 1;
   }
   (*server)->start();
+  observed.listening = true;
   std::string upstreams;
   for (const auto& u : config.upstream()) upstreams += (upstreams.empty() ? "" : ", ") + u;
   log.info() << program << " listening on " << options.listen_host << ":" << (*server)->port() << " with "
@@ -72,6 +82,7 @@ int run_proxy_role(std::string_view role, std::string_view program, std::string_
   server::wait_for_shutdown_signal(log);
   // Players first (they hold the pulls), then the pulls and upstreams.
   (*server)->stop();
+  if (*http) (*http)->stop();
   manager.stop();
   log.info() << program << " stopped";
   return 0;

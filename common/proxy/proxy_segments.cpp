@@ -61,12 +61,23 @@ bool same_segment(const dvr::SegmentInfo& a, const dvr::SegmentInfo& b) {
 }  // namespace
 
 ProxySegments::ProxySegments(asio::any_io_executor proxy_executor, UpstreamFor upstream_for, cache::SegmentCache& cache,
-                             ProxySegmentsSettings settings, const Logger& log)
+                             ProxySegmentsSettings settings, const Logger& log, server::EventBus& events)
     : executor_(proxy_executor),
       upstream_for_(std::move(upstream_for)),
       cache_(cache),
       settings_(std::move(settings)),
-      log_(log) {}
+      log_(log),
+      events_(events) {}
+
+server::SegmentFetchTotals ProxySegments::totals() const {
+  server::SegmentFetchTotals t;
+  t.fetches = fetches_.load(std::memory_order_relaxed);
+  t.fetch_errors = fetch_errors_.load(std::memory_order_relaxed);
+  t.fetched_bytes = fetched_bytes_.load(std::memory_order_relaxed);
+  t.served_bytes = served_bytes_.load(std::memory_order_relaxed);
+  t.coalesced = segment_flights_.coalesced();
+  return t;
+}
 
 ProxySegments::~ProxySegments() { disk_.join(); }
 
@@ -335,6 +346,7 @@ asio::awaitable<ProxySegments::Result<std::optional<SharedBuffer>>> ProxySegment
                  << ": from memory";
   }
   if (!read_ahead) {
+    if (result && *result) served_bytes_.fetch_add((**result).size(), std::memory_order_relaxed);
     // Players read on: the next segments are fetched before they ask.
     for (unsigned i = 1; i <= settings_.read_ahead && sequence + i < next_sequence; ++i) {
       asio::co_spawn(
@@ -395,6 +407,7 @@ asio::awaitable<ProxySegments::Result<std::optional<SharedBuffer>>> ProxySegment
           again = true;  // ask() failed over: the next upstream
           break;
         }
+        fetch_errors_.fetch_add(1, std::memory_order_relaxed);
         co_return unexpected(page.error());
       }
       if (!*page) {
@@ -426,6 +439,12 @@ asio::awaitable<ProxySegments::Result<std::optional<SharedBuffer>>> ProxySegment
       log_.info() << "proxy: fetched segment " << entry.sequence() << " of " << log_field(app) << "/"
                   << log_field(name) << " from " << url << " (" << bytes.size() << " bytes, " << took.count()
                   << " ms)";
+      fetches_.fetch_add(1, std::memory_order_relaxed);
+      fetched_bytes_.fetch_add(bytes.size(), std::memory_order_relaxed);
+      server::ServerEvent fetched{server::EventType::Fetch, 0, url, app, name, {}, {}, {}, 0, {}};
+      fetched.bytes = bytes.size();
+      fetched.duration = std::chrono::steady_clock::now() - started;
+      events_.publish(fetched);
       // Into the cache; what memory evicts is written to disk there.
       co_await hop_void(disk_.get_executor(), [&]() -> asio::awaitable<void> {
         cache_.insert(key, bytes);
@@ -435,6 +454,7 @@ asio::awaitable<ProxySegments::Result<std::optional<SharedBuffer>>> ProxySegment
     }
     if (!again) break;
   }
+  fetch_errors_.fetch_add(1, std::memory_order_relaxed);
   co_return unexpected(unavailable("no upstream gave a good copy of segment " + std::to_string(entry.sequence()) +
                                    " of " + app + "/" + name));
 }

@@ -21,6 +21,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -32,6 +33,8 @@
 #include "common/cache/single_flight.hpp"
 #include "common/cluster/segment_protocol.hpp"
 #include "common/proxy/upstream.hpp"
+#include "common/server/event_bus.hpp"
+#include "common/server/live_puller.hpp"
 #include "common/server/segment_source.hpp"
 
 namespace rw::proxy {
@@ -48,8 +51,9 @@ class ProxySegments : public server::SegmentSource {
   // The upstream of a local application (nullptr: it has none).
   using UpstreamFor = std::function<std::shared_ptr<Upstream>(const std::string& app)>;
 
+  // Each fetch from upstream is published on `events` (EventType::Fetch).
   ProxySegments(boost::asio::any_io_executor proxy_executor, UpstreamFor upstream_for, cache::SegmentCache& cache,
-                ProxySegmentsSettings settings, const Logger& log);
+                ProxySegmentsSettings settings, const Logger& log, server::EventBus& events);
   ~ProxySegments() override;
 
   boost::asio::awaitable<Result<std::optional<dvr::StreamInfo>>> stream_info(const std::string& app,
@@ -78,6 +82,8 @@ class ProxySegments : public server::SegmentSource {
   // second, at most every 100 ms (the upstream's store may say the
   // recording ended a moment after its players were told).
   void forget_index(const std::string& app, const std::string& name);
+  // Any thread: what was fetched and served.
+  server::SegmentFetchTotals totals() const;
   // Proxy thread: the stream's index as last fetched (no upstream call).
   std::optional<dvr::StreamInfo> cached_info(const std::string& app, const std::string& name) const;
   // Proxy thread: the index, refreshed when older than index_ttl.
@@ -132,6 +138,9 @@ class ProxySegments : public server::SegmentSource {
   cache::SegmentCache& cache_;
   const ProxySegmentsSettings settings_;
   const Logger& log_;
+  server::EventBus& events_;
+  // Written on the proxy thread, read by the admin API and the metrics.
+  std::atomic<std::uint64_t> fetches_{0}, fetch_errors_{0}, fetched_bytes_{0}, served_bytes_{0};
   boost::asio::thread_pool disk_{1};  // the disk tier's blocking reads and writes
   std::map<Key, StreamState> streams_;
   cache::SingleFlight<std::string, Result<std::optional<dvr::StreamInfo>>> info_flights_;

@@ -58,7 +58,7 @@ ProxyStream::~ProxyStream() {
 }
 
 void ProxyStream::report(const std::string& code, const std::string& level, const std::string& description) {
-  if (status_) status_(ProxyStatus{app_, local_name_, code, level, main_.url, description});
+  if (status_) status_(ProxyStatus{app_, local_name_, code, level, main_.url, description, {}});
 }
 
 void ProxyStream::stop_play(PlayOn& play) {

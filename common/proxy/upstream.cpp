@@ -40,8 +40,19 @@ void Upstream::stop() {
 }
 
 void Upstream::report(const std::string& code, const std::string& level, const std::string& upstream,
-                      const std::string& description) {
-  if (status_) status_(ProxyStatus{local_app_, {}, code, level, upstream, description});
+                      const std::string& description, const std::string& failover_cause) {
+  if (status_) status_(ProxyStatus{local_app_, {}, code, level, upstream, description, failover_cause});
+}
+
+std::vector<server::UpstreamReport> Upstream::upstreams() const {
+  std::vector<server::UpstreamReport> out;
+  for (std::size_t i = 0; i < set_.size(); ++i) {
+    const bool current = i == set_.current();
+    out.push_back(server::UpstreamReport{local_app_, set_.url(i).text, i == 0, current,
+                                         current && connection_ &&
+                                             connection_->state() == UpstreamConnection::State::Ready});
+  }
+  return out;
 }
 
 void Upstream::connect_current() {
@@ -81,6 +92,7 @@ void Upstream::on_state(const std::shared_ptr<UpstreamConnection>& c, UpstreamCo
     case UpstreamConnection::State::NotResponding:
       log_.warn() << "proxy: app=" << log_field(local_app_) << " upstream " << url << " not responding: " << why;
       report("NetConnection.Proxy.NotResponding", "error", url, why);
+      leaving_because_ = "not_responding";
       break;
     case UpstreamConnection::State::Closed: {
       const auto now = std::chrono::steady_clock::now();
@@ -88,12 +100,15 @@ void Upstream::on_state(const std::shared_ptr<UpstreamConnection>& c, UpstreamCo
       // that accepts and then drops every connection is not retried in a
       // tight loop.
       if (ready_since_ && now - *ready_since_ >= kLastedLongEnough) set_.succeeded(now);
+      std::string cause = std::move(leaving_because_);
+      leaving_because_.clear();
+      if (cause.empty()) cause = ready_since_ ? "lost" : "unreachable";
       ready_since_.reset();
       const auto when = set_.failed(now);
       const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(when - now);
       log_.warn() << "proxy: app=" << log_field(local_app_) << " upstream " << url << " lost: " << log_escape(why)
                   << "; next: " << set_.current_url().text << " in " << wait.count() << " ms";
-      report("NetConnection.Connect.Closed", "status", url, why);
+      report("NetConnection.Connect.Closed", "status", url, why, cause);
       connection_.reset();
       reconnect_timer_.expires_at(when);
       reconnect_timer_.async_wait([weak = std::weak_ptr<Upstream>(shared_from_this())](boost::system::error_code ec) {
@@ -151,7 +166,9 @@ asio::awaitable<bool> Upstream::wait_ready(std::chrono::milliseconds within) {
 }
 
 void Upstream::fail_over(const std::string& why) {
-  if (connection_) connection_->close(why);
+  if (!connection_) return;
+  leaving_because_ = "bad_upstream";
+  connection_->close(why);
 }
 
 asio::awaitable<void> Upstream::probe_primary() {
@@ -229,7 +246,7 @@ asio::awaitable<void> Upstream::switch_to_primary(std::shared_ptr<UpstreamConnec
     }
   }
   if (old) old->close("switched back to the primary");
-  report("NetConnection.Proxy.Switched", "status", primary->url().text, "back on the primary");
+  report("NetConnection.Proxy.Switched", "status", primary->url().text, "back on the primary", "primary_back");
 }
 
 }  // namespace rw::proxy

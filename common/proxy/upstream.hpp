@@ -20,6 +20,7 @@
 #include "common/base/log.hpp"
 #include "common/proxy/upstream_connection.hpp"
 #include "common/proxy/upstream_set.hpp"
+#include "common/server/live_puller.hpp"
 
 namespace rw::proxy {
 
@@ -32,6 +33,10 @@ struct ProxyStatus {
   std::string level;     // status or error
   std::string upstream;  // rtmp://... of the upstream concerned
   std::string description;
+  // NetConnection.Connect.Closed and NetConnection.Proxy.Switched: the
+  // server leaves this upstream (a failover), and why, in a word:
+  // not_responding, lost, unreachable, bad_upstream, primary_back.
+  std::string failover_cause;
 };
 using StatusListener = std::function<void(const ProxyStatus&)>;
 
@@ -88,6 +93,8 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   void fail_over(const std::string& why);
 
   bool speaks_segment_protocol() const { return connection_ && connection_->speaks_segment_protocol(); }
+  // Each upstream of the application and whether it is the one in use.
+  std::vector<server::UpstreamReport> upstreams() const;
   std::string current_url() const { return set_.current_url().text; }
 
  private:
@@ -97,7 +104,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   boost::asio::awaitable<void> probe_primary();
   boost::asio::awaitable<void> switch_to_primary(std::shared_ptr<UpstreamConnection> primary);
   void report(const std::string& code, const std::string& level, const std::string& upstream,
-              const std::string& description);
+              const std::string& description, const std::string& failover_cause = {});
 
   boost::asio::any_io_executor executor_;
   const std::string local_app_;
@@ -111,6 +118,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   boost::asio::steady_timer reconnect_timer_;
   boost::asio::steady_timer probe_timer_;
   std::optional<std::chrono::steady_clock::time_point> ready_since_;
+  std::string leaving_because_;  // a failover's cause, once known before the connection closes
   bool probing_ = false;
   bool switching_ = false;
   bool stopped_ = false;

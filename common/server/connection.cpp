@@ -68,14 +68,17 @@ Connection::Connection(asio::ip::tcp::socket socket, Worker& worker, ServerConte
       out_(context.options.out_queue),
       started_(context.clock.now()),
       last_input_(started_),
-      last_media_(started_) {
+      last_media_(started_),
+      client_(std::make_shared<ClientEntry>(id_, peer_, std::chrono::system_clock::now())) {
   prefix_ = "conn=" + std::to_string(id_) + " peer=" + peer_ + " ";
   context_.connections.fetch_add(1);
+  context_.clients.add(client_);
   worker_.add(this);
 }
 
 Connection::~Connection() {
   worker_.remove(this);
+  context_.clients.remove(*client_);
   context_.connections.fetch_sub(1);
 }
 
@@ -85,11 +88,21 @@ void Connection::start() {
   // We batch writes ourselves; Nagle would only add delay to the last chunk.
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   log_line(LogLevel::Debug) << "accepted";
+  // The admin API's kick: closed on the connection's own thread.
+  client_->set_kick([weak = weak_from_this(), &worker = worker_] {
+    asio::post(worker.io(), [weak] {
+      if (auto self = weak.lock()) self->close(CloseCause::Kicked, "kicked by the admin API");
+    });
+  });
   asio::co_spawn(worker_.io(), [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
 }
 
-void Connection::emit(EventType type, std::string_view stream, std::string_view detail) {
-  context_.events.publish(ServerEvent{type, id_, peer_, app_, std::string(stream), std::string(detail), {}});
+void Connection::emit(EventType type, std::string_view stream, std::string_view detail,
+                      std::chrono::nanoseconds duration) {
+  ServerEvent event{type, id_, peer_, app_, std::string(stream), std::string(detail), {}, {}, 0, {}};
+  event.duration = duration;
+  if (type == EventType::Disconnect) event.cause = to_string(close_cause_);
+  context_.events.publish(event);
 }
 
 LogLine Connection::log_line(LogLevel level) {
@@ -142,13 +155,18 @@ asio::awaitable<void> Connection::read_loop() {
     }
     if (closing_) break;
     if (ec) {
-      close(ec == asio::error::eof ? "client closed the connection" : "read failed: " + ec.message());
+      if (ec == asio::error::eof) {
+        close(CloseCause::ClientClosed, "client closed the connection");
+      } else {
+        close(CloseCause::ReadFailed, "read failed: " + ec.message());
+      }
       break;
     }
     // Liveness: a clock reading per read, not per message. While the
     // events are handled (they may wait for the DVR store) the socket is
     // not read, so the timeouts do not judge it then (busy_).
     last_input_ = context_.clock.now();
+    client_->add_bytes_in(data.size());
     busy_ = true;
     co_await consume(data);
     busy_ = false;
@@ -166,6 +184,7 @@ asio::awaitable<void> Connection::consume(ByteView data) {
   while (!data.empty() && !closing_) {
     auto result = session_.feed(data, events_);
     data = data.subspan(result.consumed);
+    client_->add_messages_in(events_.size());
     if (!data.empty() && !result.error && in_shared) {
       // feed() stopped after a batch of messages; handling them may wait
       // (for the DVR store), and meanwhile other connections read into the
@@ -186,7 +205,7 @@ asio::awaitable<void> Connection::consume(ByteView data) {
     flush_session();
     if (result.error && !closing_) {
       emit(EventType::Error, {}, std::string(rtmp::to_string(result.error->kind)) + ": " + result.error->detail);
-      close(std::string("protocol error: ") + rtmp::to_string(result.error->kind) + ": " + result.error->detail);
+      close(CloseCause::ProtocolError, std::string("protocol error: ") + rtmp::to_string(result.error->kind) + ": " + result.error->detail);
     }
     if (result.error || result.consumed == 0) break;
   }
@@ -195,7 +214,10 @@ asio::awaitable<void> Connection::consume(ByteView data) {
 
 void Connection::handle_media(rtmp::MediaEvent& event) {
   auto* s = stream(event.message.header.stream_id);
-  if (s && s->is_publisher()) s->on_media(event);
+  if (s && s->is_publisher()) {
+    client_->add_ingest(event.message.payload.size());
+    s->on_media(event);
+  }
 }
 
 asio::awaitable<void> Connection::handle(rtmp::SessionEvent& event) {
@@ -236,12 +258,13 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
   std::string why = media::validate_app_name(event.app);
   const AppSettings* settings = why.empty() ? context_.find_app(event.app) : nullptr;
   if (why.empty() && !settings) why = "no application named '" + event.app + "'";
+  describe_connect(event);
   if (!why.empty()) {
     session_.reject_connect("NetConnection.Connect.InvalidApp", why);
     app_ = event.app;
     prefix_ += "app=" + rw::log_field(app_) + " ";
     emit(EventType::Reject, {}, why);
-    close("connect rejected: " + why);
+    close(CloseCause::Rejected, "connect rejected: " + why);
     return;
   }
   app_ = event.app;
@@ -255,7 +278,7 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
     session_.reject_connect("NetConnection.Connect.Rejected", why);
     log_line(LogLevel::Warn) << why;
     emit(EventType::Reject, {}, why);
-    close("connect rejected: " + why);
+    close(CloseCause::Rejected, "connect rejected: " + why);
     return;
   }
   if (event.command_object.find("rewindServer") != nullptr) {
@@ -272,6 +295,7 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
   }
   session_.accept_connect(extra);
   connected_ = true;
+  describe_streams();
   emit(EventType::Connect, {}, event.flash_version);
 }
 
@@ -284,6 +308,7 @@ asio::awaitable<void> Connection::on_publish(const rtmp::PublishEvent& event) {
     co_return;
   }
   streams_[event.stream_id] = std::move(stream);
+  describe_streams();
   // The publisher idle timeout runs from the accepted publish: an encoder
   // that connected long before it started is not idle.
   media_seen_ = media_messages_;
@@ -296,7 +321,10 @@ asio::awaitable<void> Connection::on_play(std::uint32_t stream_id, const PlayStr
   streams_.erase(stream_id);  // play on a playing stream replaces it
   streams_changed();
   auto stream = co_await PlayStream::start(*this, stream_id, request);
-  if (stream && !closing_) streams_[stream_id] = std::move(stream);
+  if (stream && !closing_) {
+    streams_[stream_id] = std::move(stream);
+    describe_streams();
+  }
 }
 
 asio::awaitable<void> Connection::on_play2(const rtmp::Play2Event& event) {
@@ -330,6 +358,41 @@ void Connection::streams_changed() {
   // A client that no longer publishes may send small messages only again:
   // publishing once must not keep the publisher's limits (8 MB messages).
   if (!publishing()) session_.restrict_to_commands();
+  describe_streams();
+}
+
+void Connection::describe_connect(const rtmp::ConnectEvent& event) {
+  auto text = [&](const char* key) {
+    const amf::Value* v = event.command_object.find(key);
+    return v ? std::string(v->as_string()) : std::string();
+  };
+  ClientEntry::Description d;
+  d.app = event.app;
+  d.tc_url = event.tc_url;
+  d.page_url = text("pageUrl");
+  d.swf_url = text("swfUrl");
+  d.flash_version = event.flash_version;
+  if (!event.app_query.empty()) {
+    d.query = "?" + event.app_query;
+  } else if (auto q = event.tc_url.find('?'); q != std::string::npos) {
+    d.query = event.tc_url.substr(q);
+  }
+  client_->describe(std::move(d));
+}
+
+void Connection::describe_streams() {
+  if (!connected_) return;
+  ClientEntry::Description d = client_->description();
+  d.streams = streams_.size();
+  d.stream = streams_.empty() ? std::string() : streams_.begin()->second->name();
+  if (downstream_server_) {
+    d.kind = ClientEntry::Kind::Downstream;
+  } else if (publishing()) {
+    d.kind = ClientEntry::Kind::Publisher;
+  } else {
+    d.kind = streams_.empty() ? ClientEntry::Kind::Idle : ClientEntry::Kind::Player;
+  }
+  client_->describe(std::move(d));
 }
 
 asio::awaitable<void> Connection::on_command(rtmp::CommandEvent& event) {
@@ -486,11 +549,12 @@ bool Connection::prepare(FeedRead& read) {
                       (feed.lag_ms(c.next) > options.max_lag_ms || feed.bytes_from(c.next) > options.max_bytes);
   if (lost || behind) {
     if (++feed_skips_ > options.max_skips) {
-      close("player too slow: fell more than " + std::to_string(options.max_lag_ms) +
+      close(CloseCause::SlowPlayer, "player too slow: fell more than " + std::to_string(options.max_lag_ms) +
             " ms behind live again after skipping to keyframes");
       return false;
     }
     log_line(LogLevel::Warn) << "player fell behind, skipping to the next keyframe (skip " << feed_skips_ << ")";
+    client_->add_skip();
     c.next = std::max(c.next, feed.begin());
     c.waiting_for_resume = true;
   }
@@ -510,6 +574,7 @@ bool Connection::prepare(FeedRead& read) {
     // Skipping, but codec headers and metadata still go out, in order.
     if (media::LiveFeed::essential(e)) {
       out_.push_media(e.bytes, MediaTag{read.stream_id, e.frame->timestamp, false, true});
+      client_->add_messages_out(1);
     }
     ++c.next;
   }
@@ -525,9 +590,11 @@ void Connection::move_to_queue(FeedRead& read) {
     if (e.sequence < c.first_sequence) continue;
     const auto pushed = out_.push_media(e.bytes, MediaTag{read.stream_id, e.frame->timestamp, feed.resume_point(e),
                                                           media::LiveFeed::essential(e)});
+    if (pushed == OutQueue::Push::Queued) client_->add_messages_out(1);
+    if (pushed == OutQueue::Push::Skipped) client_->add_skip();
     if (pushed == OutQueue::Push::TooSlow) {
       c.next = feed.end();
-      close("player too slow: fell more than " + std::to_string(context_.options.out_queue.max_lag_ms) +
+      close(CloseCause::SlowPlayer, "player too slow: fell more than " + std::to_string(context_.options.out_queue.max_lag_ms) +
             " ms behind live again after skipping to keyframes");
       return;
     }
@@ -546,8 +613,10 @@ void Connection::materialize_feeds() {
 OutQueue::Push Connection::send_media(SharedBuffer bytes, const MediaTag& tag) {
   materialize_feeds();
   auto result = out_.push_media(std::move(bytes), tag);
+  if (result == OutQueue::Push::Queued) client_->add_messages_out(1);
   if (result == OutQueue::Push::Queued && !write_scheduled_) worker_.schedule_write(shared_from_this());
   if (result == OutQueue::Push::Skipped) {
+    client_->add_skip();
     context_.log.warn() << "conn=" << id_ << " peer=" << peer_ << " app=" << app_
                         << " player fell behind, skipping to the next keyframe (skip " << out_.skips() << ")";
   }
@@ -592,9 +661,11 @@ void Connection::write() {
       // The peer is gone (a reset, most often). Tear down now: nothing
       // queued can reach it, and the feeds must not call us again.
       close_reason_ = "write failed: " + ec.message();
+      close_cause_ = CloseCause::WriteFailed;
       teardown();
       return;
     }
+    client_->add_bytes_out(written);
     // What was written: the queue's part, then the feeds' in gather order.
     const std::size_t from_queue = std::min(written, queue_bytes);
     out_.consume(from_queue);
@@ -614,6 +685,7 @@ void Connection::write() {
         } else {
           left -= size;
         }
+        client_->add_messages_out(1);
         ++c.next;
       }
     }
@@ -644,22 +716,24 @@ void Connection::check_timeouts() {
   const auto& options = context_.options;
   auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()); };
   if (!connected_ && !closing_ && now - started_ > options.handshake_timeout) {
-    close("no connect within " + ms(options.handshake_timeout) + " ms");
+    close(CloseCause::HandshakeTimeout, "no connect within " + ms(options.handshake_timeout) + " ms");
   } else if (waiting_writable_ && now - blocked_since_ > options.send_timeout) {
     // The client stopped reading (or closing could not write the goodbye).
     closing_ = true;
-    close_reason_ = close_reason_.empty() ? "client read nothing for " + ms(options.send_timeout) + " ms"
-                                          : close_reason_;
+    if (close_reason_.empty()) {
+      close_reason_ = "client read nothing for " + ms(options.send_timeout) + " ms";
+      close_cause_ = CloseCause::SendTimeout;
+    }
     teardown();
   } else if (closing_ || busy_) {
     return;
   } else if (options.idle_timeout.count() > 0 && now - last_input_ > options.idle_timeout) {
     // A half-open peer (its host vanished, a NAT forgot it) sends nothing,
     // not even an answer to our pings.
-    close("client sent nothing for " + ms(options.idle_timeout) + " ms, not even an answer to a ping");
+    close(CloseCause::Idle, "client sent nothing for " + ms(options.idle_timeout) + " ms, not even an answer to a ping");
   } else if (options.publisher_idle_timeout.count() > 0 && publishing() &&
              now - last_media_ > options.publisher_idle_timeout) {
-    close("publisher sent no media for " + ms(options.publisher_idle_timeout) + " ms");
+    close(CloseCause::PublisherIdle, "publisher sent no media for " + ms(options.publisher_idle_timeout) + " ms");
   } else if (connected_ && options.ping_interval.count() > 0 && now - last_input_ >= options.ping_interval &&
              now - last_ping_ >= options.ping_interval) {
     // FMS and nginx-rtmp ping quiet clients; Flash, librtmp and ffmpeg
@@ -678,9 +752,10 @@ bool Connection::publishing() const {
   return false;
 }
 
-void Connection::close(std::string_view reason) {
+void Connection::close(CloseCause cause, std::string_view reason) {
   if (closing_) return;
   closing_ = true;
+  close_cause_ = cause;
   close_reason_ = std::string(reason);
   // Tear down later: close() may be called from inside a stream's callback.
   asio::post(worker_.io(), [self = shared_from_this()] {

@@ -46,7 +46,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   void start();
   // Stops reading, writes what is queued (for at most a moment, so the
   // client sees why) and closes. Safe to call from inside any callback.
-  void close(std::string_view reason);
+  void close(CloseCause cause, std::string_view reason);
   bool closing() const { return closing_; }
 
   std::uint64_t id() const { return id_; }
@@ -107,7 +107,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   // Writes what is queued without waiting for the next write tick.
   void write_soon();
   // Publishes an event about this connection on the server's event bus.
-  void emit(EventType type, std::string_view stream = {}, std::string_view detail = {});
+  void emit(EventType type, std::string_view stream = {}, std::string_view detail = {},
+            std::chrono::nanoseconds duration = {});
   // A log line about this connection ("conn=... peer=... app=... "),
   // limited to a burst per window so that a misbehaving client cannot
   // flood the log; the first line after a pause says how many were dropped.
@@ -144,6 +145,10 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   bool publishing() const;
   // After a NetStream ended or was replaced.
   void streams_changed();
+  // What the admin API shows of this connection: its connect, then what
+  // its streams do.
+  void describe_connect(const rtmp::ConnectEvent& event);
+  void describe_streams();
   void wait_writable();
   struct FeedRead {
     std::uint32_t stream_id;
@@ -192,6 +197,9 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   bool closing_ = false;
   bool closed_ = false;
   std::string close_reason_;
+  CloseCause close_cause_ = CloseCause::ClientClosed;
+  // What the admin API and the metrics see of this connection.
+  std::shared_ptr<ClientEntry> client_;
 
   friend class Worker;
 };

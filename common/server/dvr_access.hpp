@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "common/base/log.hpp"
+#include "common/dvr/recorder.hpp"
 #include "common/dvr/retention.hpp"
 #include "common/dvr/segment_store.hpp"
 #include "common/server/segment_source.hpp"
@@ -34,6 +35,8 @@ class DvrAccess final : public SegmentSource {
   DvrAccess& operator=(const DvrAccess&) = delete;
 
   dvr::SegmentStore& store() { return *store_; }
+  // What the recorders of this store did (the metrics read it).
+  dvr::RecordingStats& recording_stats() { return recording_stats_; }
   // The writer thread as an executor, for recorders.
   media::Executor& writer() { return writer_executor_; }
 
@@ -100,6 +103,7 @@ class DvrAccess final : public SegmentSource {
   void run_retention_pass();
 
   std::unique_ptr<dvr::SegmentStore> store_;
+  dvr::RecordingStats recording_stats_;
   boost::asio::thread_pool readers_;
   boost::asio::io_context writer_io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> writer_work_;

@@ -19,8 +19,28 @@ const char* to_string(EventType type) {
     case EventType::RecordStop: return "record-stop";
     case EventType::Error: return "error";
     case EventType::Proxy: return "proxy";
+    case EventType::Failover: return "failover";
+    case EventType::Fetch: return "fetch";
   }
   return "?";
+}
+
+const char* to_string(CloseCause cause) {
+  switch (cause) {
+    case CloseCause::ClientClosed: return "client_closed";
+    case CloseCause::ReadFailed: return "read_failed";
+    case CloseCause::WriteFailed: return "write_failed";
+    case CloseCause::ProtocolError: return "protocol_error";
+    case CloseCause::Rejected: return "rejected";
+    case CloseCause::HandshakeTimeout: return "handshake_timeout";
+    case CloseCause::SlowPlayer: return "slow_player";
+    case CloseCause::SendTimeout: return "send_timeout";
+    case CloseCause::Idle: return "idle";
+    case CloseCause::PublisherIdle: return "publisher_idle";
+    case CloseCause::Kicked: return "kicked";
+    case CloseCause::Shutdown: return "shutdown";
+  }
+  return "other";
 }
 
 }  // namespace rw::server

@@ -4,6 +4,7 @@
 // must be thread-safe because events come from every worker thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -27,7 +28,27 @@ enum class EventType {
   RecordStop,
   Error,         // a client misbehaved or failed (detail: why)
   Proxy,         // ProxyStream status at a relay or an edge (code; peer: the upstream)
+  Failover,      // a relay or an edge left its current upstream (peer: it; cause: why; detail: the next)
+  Fetch,         // a relay or an edge fetched a segment from upstream (peer: it; size, duration)
 };
+
+// Why a connection ended, in a few words that a metric may count by
+// (rewind_disconnects_total{reason}); the event's detail says the rest.
+enum class CloseCause {
+  ClientClosed,      // the peer closed the connection
+  ReadFailed,        // a reset, most often
+  WriteFailed,
+  ProtocolError,     // it broke RTMP (chunking, AMF, limits)
+  Rejected,          // its connect was refused
+  HandshakeTimeout,  // no connect in time
+  SlowPlayer,        // fell too far behind
+  SendTimeout,       // stopped reading
+  Idle,              // sent nothing, answered no ping
+  PublisherIdle,     // published but sent no media
+  Kicked,            // by the admin API
+  Shutdown,          // the server stopped
+};
+const char* to_string(CloseCause cause);
 
 const char* to_string(EventType type);
 
@@ -39,6 +60,9 @@ struct ServerEvent {
   std::string stream;  // stream name, when the event is about a stream
   std::string detail;
   std::string code;    // a status code (ProxyStream.Proxy.Start...), when the event has one
+  std::string cause;   // Disconnect: to_string(CloseCause); Failover: not_responding, closed, refused...
+  std::uint64_t bytes = 0;                 // Fetch: the segment's size
+  std::chrono::nanoseconds duration{0};    // Seek: until the player had its first frame; Fetch: the call
 };
 
 class EventBus {

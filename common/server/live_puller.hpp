@@ -6,8 +6,12 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace rw::server {
 
@@ -16,6 +20,42 @@ namespace rw::server {
 class PullLease {
  public:
   virtual ~PullLease() = default;
+};
+
+// What a puller is doing, for the admin API and the metrics
+// (docs/operations.md).
+struct PullReport {
+  std::string app, stream;
+  std::string remote;    // the upstream's name for it
+  std::string upstream;  // rtmp://... it is pulled from now
+  std::string state;     // waiting (for the upstream's answer), playing, refused
+  std::string last_code;  // the last ProxyStream status (ProxyStream.Proxy.Start...)
+  std::chrono::system_clock::time_point since;  // of the last status
+  std::size_t players = 0;
+  bool is_static = false;
+};
+struct UpstreamReport {
+  std::string app;   // the local application it serves
+  std::string url;
+  bool primary = false;  // the first listed; the others are backups
+  bool current = false;  // the one in use
+  bool ready = false;    // current and answering
+};
+struct SegmentFetchTotals {
+  std::uint64_t fetches = 0, fetch_errors = 0;
+  std::uint64_t fetched_bytes = 0;  // segment bytes fetched from upstream
+  std::uint64_t served_bytes = 0;   // segment bytes given to DVR players and downstream servers
+  std::uint64_t coalesced = 0;      // reads that waited for a fetch already in flight
+};
+struct UpstreamAddress {
+  std::string url, host;
+  std::uint16_t port = 0;
+};
+struct ProxyReport {
+  std::vector<UpstreamAddress> configured;  // every upstream of the config
+  std::vector<PullReport> pulls;
+  std::vector<UpstreamReport> upstreams;
+  SegmentFetchTotals segments;
 };
 
 class LivePuller {
@@ -41,6 +81,10 @@ class LivePuller {
   // temporaries in co_await).
   virtual boost::asio::awaitable<Want> want(const std::string& app, const std::string& name,
                                             const std::string& query, const std::string& via) = 0;
+
+  // From any thread but a worker's (it may wait a moment for the puller's
+  // own thread); nullopt when that thread did not answer in time.
+  virtual std::optional<ProxyReport> report(std::chrono::milliseconds within) = 0;
 };
 
 }  // namespace rw::server

@@ -621,6 +621,7 @@ void PlayStream::complete() {
 
 asio::awaitable<void> PlayStream::on_seek(const rtmp::SeekEvent& event) {
   auto alive = alive_;
+  const auto asked = connection_.context().clock.now();
   auto& session = connection_.session();
   SegmentSource* dvr = connection_.context().segments;
   const std::string app = connection_.app();
@@ -683,7 +684,9 @@ asio::awaitable<void> PlayStream::on_seek(const rtmp::SeekEvent& event) {
     }
     co_return;
   }
-  connection_.emit(EventType::Seek, name_, std::to_string(target) + " ms");
+  // Its latency (rewind_dvr_seek_duration_seconds): until the first
+  // segment at the new place is read.
+  connection_.emit(EventType::Seek, name_, std::to_string(target) + " ms", connection_.context().clock.now() - asked);
   start_pump();
 }
 
@@ -793,7 +796,7 @@ void PlayStream::queue(const SharedBuffer& bytes, const media::Frame& frame, std
   tag.resume_point = frame.keyframe || (frame.kind == media::FrameKind::Audio && !has_video_);
   bytes_sent_ += frame.payload.size();
   if (connection_.send_media(bytes, tag) == OutQueue::Push::TooSlow) {
-    connection_.close("player too slow: fell more than " +
+    connection_.close(CloseCause::SlowPlayer, "player too slow: fell more than " +
                       std::to_string(connection_.context().options.out_queue.max_lag_ms) +
                       " ms behind live again after skipping to keyframes");
   }

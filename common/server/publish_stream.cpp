@@ -118,6 +118,7 @@ asio::awaitable<void> PublishStream::start_recording(dvr::RecordMode mode) {
   options.segmenter.target_ms = app->dvr.segment_ms;
   options.retention = dvr::Retention{app->dvr.window_ms, app->dvr.max_bytes};
   options.write_queue_max_bytes = app->dvr.write_queue_max_bytes;
+  options.stats = &dvr->recording_stats();
   recorder_ = dvr::Recorder::create(dvr->store(), dvr->writer(), connection_.worker(), connection_.context().clock,
                                     std::move(options), info, this);
   // Recording can start after the publisher sent its metadata and codec

@@ -91,7 +91,7 @@ void log_events(EventBus& bus, Logger& log, const Clock& clock) {
     // the ones worth a line (unknown ones), rate-limited.
     if (e.type == EventType::Command) return;
     // The proxy logs its own status lines (with the upstream and why).
-    if (e.type == EventType::Proxy) return;
+    if (e.type == EventType::Proxy || e.type == EventType::Failover || e.type == EventType::Fetch) return;
     const bool problem = e.type == EventType::Error || e.type == EventType::Reject;
     if (!log.enabled(problem ? LogLevel::Warn : LogLevel::Info)) return;
     std::uint64_t suppressed = 0;

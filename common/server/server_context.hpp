@@ -13,6 +13,7 @@
 #include "common/base/log.hpp"
 #include "common/media/stream_hub.hpp"
 #include "common/rtmp/server_session.hpp"
+#include "common/server/client_registry.hpp"
 #include "common/server/event_bus.hpp"
 #include "common/server/out_queue.hpp"
 
@@ -81,6 +82,8 @@ struct ServerContext {
   EventBus& events;
   std::atomic<std::uint64_t> next_connection_id{1};
   std::atomic<std::size_t> connections{0};
+  // Every connection, for the admin API and the metrics.
+  ClientRegistry clients;
   // The DVR store, or nullptr when this server records nothing.
   DvrAccess* dvr = nullptr;
   // Where DVR players read recordings: the store at the origin, the

@@ -150,7 +150,7 @@ void Worker::arm_housekeeping() {
 void Worker::close_all(const char* reason) {
   std::vector<std::shared_ptr<Connection>> all;
   for (Connection* c : connections_) all.push_back(c->shared_from_this());
-  for (auto& c : all) c->close(reason);
+  for (auto& c : all) c->close(CloseCause::Shutdown, reason);
 }
 
 }  // namespace rw::server

@@ -73,7 +73,7 @@ class Chain:
         port = compare.free_port()
         log_path = os.path.join(self.run_dir, "%s.log" % role)
         args = [self.config[role], "--listen", "%s:%d" % (HOST, port), "--data-dir",
-                os.path.join(self.run_dir, role + "-data"), "--log-level", "debug", "--threads", "1"]
+                os.path.join(self.run_dir, role + "-data"), "--log-level", "debug", "--threads", "1", "--http.listen", HOST + ":0"]
         if upstream_port:
             args += ["--upstream", "rtmp://%s:%d" % (HOST, upstream_port)]
         proc = self.children.start(args + list(extra), log_path, None)

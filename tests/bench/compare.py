@@ -268,7 +268,7 @@ class RewindServer:
     def start(self, children, run_dir, port, core):
         self.log_path = os.path.join(run_dir, "rewind-origin.log")
         args = [self.binary, "--threads", "1", "--listen", "%s:%d" % (HOST, port),
-                "--data-dir", os.path.join(run_dir, "data")] + self.extra_args
+                "--data-dir", os.path.join(run_dir, "data"), "--http.listen", "off"] + self.extra_args
         proc = children.start(args, self.log_path, core)
         wait_listening(proc, port, 15, "rewind-origin", self.log_path)
         return proc

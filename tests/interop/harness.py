@@ -199,8 +199,10 @@ class RewindServer(Server):
         binary = os.environ.get(self.binary_env)
         if not binary or not os.access(binary, os.X_OK):
             raise RuntimeError("set %s to the rewind-%s binary (got %r)" % (self.binary_env, self.kind, binary))
+        # HTTP on a free port too (tests run in parallel); a later
+        # --http.listen in extra_args wins.
         args = self.prefix + [binary, "--listen", "%s:%d" % (self.host, port), "--data-dir", self.data_dir,
-                              "--log-level", "debug"] + self.extra_args
+                              "--http.listen", "%s:0" % self.host, "--log-level", "debug"] + self.extra_args
         def limit_files():
             if self.max_files:
                 import resource
@@ -214,6 +216,13 @@ class RewindServer(Server):
         self.log = LogCapture(self.proc.stderr, os.path.join(self.workdir, log_name))
         m = self.wait_log(r"listening on [\d.]+:(\d+)", timeout=15)
         self.port = int(m.group(1))
+        # Logged before the RTMP line (or not at all with --http.listen off).
+        m = self.log.find(r"health checks on [\d.]+:(\d+)")
+        self.http_port = int(m.group(1)) if m else None
+
+    def http_url(self, path="/"):
+        """http://HOST:PORT/path of its HTTP port (metrics, admin API)."""
+        return "http://%s:%d%s" % (self.host, self.http_port, path)
 
     def publish_pattern(self, name):
         return r"stream=%s publish\b" % re.escape(name)
