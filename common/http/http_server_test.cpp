@@ -10,6 +10,7 @@
 #include <chrono>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace rw::http {
@@ -79,10 +80,18 @@ class HttpServerTest : public ::testing::Test {
     server_ = std::move(*created);
     server_->start();
   }
+  // Whether a line containing `part` was logged within a second (the
+  // server logs after the client has seen its answer or the close).
   bool logged(std::string_view part) {
-    std::lock_guard lock(mutex_);
-    for (const auto& l : lines_) {
-      if (l.find(part) != std::string::npos) return true;
+    const auto deadline = std::chrono::steady_clock::now() + 1000ms;
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mutex_);
+        for (const auto& l : lines_) {
+          if (l.find(part) != std::string::npos) return true;
+        }
+      }
+      std::this_thread::sleep_for(10ms);
     }
     return false;
   }
