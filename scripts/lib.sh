@@ -7,7 +7,7 @@ BUILD_DIR=${REWIND_BUILD_DIR:-$REPO_ROOT/build}
 ASAN_BUILD_DIR=${REWIND_ASAN_BUILD_DIR:-$REPO_ROOT/build-asan}
 
 # Packages to build Rewind.
-BUILD_PACKAGES=(cmake ninja-build g++ pkg-config libssl-dev
+BUILD_PACKAGES=(cmake ninja-build g++ ccache pkg-config libssl-dev
   libboost1.81-dev libboost-json1.81-dev librocksdb-dev prometheus-cpp-dev libprotobuf-dev protobuf-compiler libgtest-dev)
 # Real clients, peers and tools the tests use.
 TEST_PACKAGES=(clang libclang-rt-14-dev python3 python3-librtmp ffmpeg rtmpdump
@@ -33,14 +33,27 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# The compiler cache of the Release build (DIR/ccache). deploy/Dockerfile
+# compiles the same sources with the same compiler and flags in /src/build,
+# so the image's build (tests/deploy) reuses these objects: paths are
+# hashed relative to the source tree, and -Werror, which only the
+# project's own builds add, does not change an object.
+export CCACHE_BASEDIR="$REPO_ROOT" CCACHE_IGNOREOPTIONS=-Werror CCACHE_MAXSIZE=2G
+
 # build DIR [CMAKE_ARGS...]: configures DIR once (a Release build unless
-# the arguments say otherwise), then builds it incrementally.
+# the arguments say otherwise), then builds it incrementally. The Release
+# build of BUILD_DIR goes through ccache when it is installed.
 build() {
   local dir=$1
   shift
+  local launcher=()
+  if [ "$dir" = "$BUILD_DIR" ] && command -v ccache > /dev/null; then
+    export CCACHE_DIR="$BUILD_DIR/ccache"
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  fi
   if [ ! -f "$dir/build.ninja" ]; then
     log "configuring $dir"
-    cmake -S "$REPO_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+    cmake -S "$REPO_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" "$@"
   elif [ $# -gt 0 ]; then
     # Only what changed is rebuilt; arguments equal to the cache change nothing.
     cmake "$dir" "$@" > /dev/null
