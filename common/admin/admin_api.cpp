@@ -14,6 +14,7 @@
 #include <set>
 
 #include "common/admin/stream_codecs.hpp"
+#include "common/base/bytes.hpp"
 #include "common/base/log.hpp"
 
 namespace rw::admin {
@@ -39,6 +40,9 @@ http::Response json_error(unsigned status, const std::string& message) {
 std::int64_t ms_since_epoch(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
+
+// What a client chose (names, URLs, flashVer) need not be UTF-8; JSON must be.
+std::string utf8(std::string_view text) { return to_valid_utf8(text); }
 
 // SRS's client types: what the connection does.
 const char* srs_type(const server::ClientEntry::Description& d) {
@@ -168,17 +172,17 @@ json::object AdminApi::clients() {
         {"stream", d.stream.empty() ? json::value(nullptr) : json::value(stream_id(d.app, d.stream))},
         {"ip", ip_of(c.peer)},
         {"peer", c.peer},
-        {"pageUrl", d.page_url},
-        {"swfUrl", d.swf_url},
-        {"tcUrl", d.tc_url},
-        {"url", "/" + d.app + (d.stream.empty() ? "" : "/" + d.stream)},
-        {"app", d.app},
-        {"name", d.stream},
-        {"param", d.query},
+        {"pageUrl", utf8(d.page_url)},
+        {"swfUrl", utf8(d.swf_url)},
+        {"tcUrl", utf8(d.tc_url)},
+        {"url", utf8("/" + d.app + (d.stream.empty() ? "" : "/" + d.stream))},
+        {"app", utf8(d.app)},
+        {"name", utf8(d.stream)},
+        {"param", utf8(d.query)},
         {"type", srs_type(d)},
         {"publish", d.kind == server::ClientEntry::Kind::Publisher},
         {"streams", d.streams},
-        {"flashVer", d.flash_version},
+        {"flashVer", utf8(d.flash_version)},
         {"alive", std::chrono::duration<double>(now - c.started).count()},
         {"send_bytes", c.totals.bytes_out},
         {"recv_bytes", c.totals.bytes_in},
@@ -229,11 +233,11 @@ json::object AdminApi::streams() {
     if (!active && s.clients == 0) continue;
     json::object stream{
         {"id", stream_id(hub->app(), hub->name())},
-        {"name", hub->name()},
+        {"name", utf8(hub->name())},
         {"vhost", "__defaultVhost__"},
-        {"app", hub->app()},
-        {"tcUrl", s.tc_url},
-        {"url", "/" + hub->app() + "/" + hub->name()},
+        {"app", utf8(hub->app())},
+        {"tcUrl", utf8(s.tc_url)},
+        {"url", utf8("/" + hub->app() + "/" + hub->name())},
         {"live_ms", ms_since_epoch(now)},
         {"clients", s.clients},
         {"players", hub->subscriber_count()},
@@ -274,7 +278,7 @@ json::object AdminApi::proxies() {
   }
   json::array upstreams;
   for (const auto& u : report->upstreams) {
-    upstreams.push_back(json::object{{"app", u.app},
+    upstreams.push_back(json::object{{"app", utf8(u.app)},
                                      {"url", u.url},
                                      {"primary", u.primary},
                                      {"current", u.current},
@@ -283,9 +287,9 @@ json::object AdminApi::proxies() {
   json::array pulls;
   for (const auto& p : report->pulls) {
     pulls.push_back(json::object{
-        {"app", p.app},
-        {"stream", p.stream},
-        {"remote", p.remote},
+        {"app", utf8(p.app)},
+        {"stream", utf8(p.stream)},
+        {"remote", utf8(p.remote)},
         {"upstream", p.upstream},
         {"state", p.state},
         {"code", p.last_code},
@@ -356,8 +360,8 @@ json::object AdminApi::recordings() {
     for (const auto& info : *listed) {
       const bool stored = info.next_sequence() > info.first_sequence();
       list.push_back(json::object{
-          {"app", info.app()},
-          {"stream", info.name()},
+          {"app", utf8(info.app())},
+          {"stream", utf8(info.name())},
           {"live", info.live()},
           {"recording_id", info.recording_id()},
           {"segments", info.next_sequence() - info.first_sequence()},

@@ -65,6 +65,25 @@ TEST_F(AdminApiTest, ClientsHaveSrsFields) {
   EXPECT_EQ(call(bhttp::verb::get, "/api/v1/clients/99").result_int(), 404u);
 }
 
+TEST_F(AdminApiTest, NamesThatAreNotUtf8StayValidJson) {
+  auto hub = f_.streams.acquire("li\xffve", "c\xfe\"am\n");
+  ASSERT_TRUE(hub->start_publish());
+  f_.add_client(1, "li\xffve", Kind::Publisher, "c\xfe\"am\n");
+  for (const char* path : {"/api/v1/clients", "/api/v1/streams"}) {
+    const http::Response response = call(bhttp::verb::get, path);
+    boost::system::error_code ec;
+    json::value doc = json::parse(response.body(), ec);  // Boost.JSON refuses invalid UTF-8
+    ASSERT_FALSE(ec) << path << ": " << ec.message();
+  }
+  json::object doc = get_json("/api/v1/clients");
+  EXPECT_EQ(doc.at("clients").as_array()[0].as_object().at("name").as_string(), "c\xef\xbf\xbd\"am\n");
+  const std::string metrics = call(bhttp::verb::get, "/metrics").body();
+  EXPECT_NE(metrics.find("app=\"li\xef\xbf\xbdve\""), std::string::npos);
+  EXPECT_EQ(metrics.find("\xff"), std::string::npos);
+  hub->stop_publish();
+  f_.streams.release(hub);
+}
+
 TEST_F(AdminApiTest, RatesComeFromSamples) {
   auto player = f_.add_client(1, "live", Kind::Player, "cam");
   api_.sample_rates();

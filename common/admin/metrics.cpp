@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/admin/process_metrics.hpp"
+#include "common/base/bytes.hpp"
 
 namespace rw::admin {
 
@@ -79,6 +80,8 @@ ServerMetrics::ServerMetrics(Observed& observed)
                           .Name("rewind_proxy_fetch_duration_seconds")
                           .Help("Time to fetch one DVR segment from upstream, by upstream")
                           .Register(*registry_)) {
+  // The configured applications have their labels whatever clients do.
+  for (const auto& app : observed_.context.options.apps) apps_.insert(to_valid_utf8(app.name));
   // Series that exist before their first event, so that a dashboard shows
   // 0 rather than nothing.
   const std::string& role = role_;
@@ -99,12 +102,13 @@ ServerMetrics::ServerMetrics(Observed& observed)
   observed_.context.events.subscribe([this](const server::ServerEvent& e) { on_event(e); });
 }
 
-std::string ServerMetrics::app_label(const std::string& app) {
+std::string ServerMetrics::app_label(const std::string& app, bool may_add) {
+  std::string label = to_valid_utf8(app);
   std::lock_guard lock(apps_mutex_);
-  if (apps_.count(app)) return app;
-  if (apps_.size() >= kMaxApps) return "other";
-  apps_.insert(app);
-  return app;
+  if (apps_.count(label)) return label;
+  if (!may_add || apps_.size() >= kMaxApps) return "other";
+  apps_.insert(label);
+  return label;
 }
 
 void ServerMetrics::on_event(const server::ServerEvent& e) {
@@ -114,7 +118,9 @@ void ServerMetrics::on_event(const server::ServerEvent& e) {
       connects_.Add({{"role", role_}, {"app", app_label(e.app)}, {"result", "accepted"}}).Increment();
       break;
     case EventType::Reject:
-      connects_.Add({{"role", role_}, {"app", app_label(e.app)}, {"result", "rejected"}}).Increment();
+      // A name a rejected client chose takes no label of its own: clients
+      // connecting to made-up applications must not use up the cap.
+      connects_.Add({{"role", role_}, {"app", app_label(e.app, false)}, {"result", "rejected"}}).Increment();
       break;
     case EventType::Disconnect:
       disconnects_.Add({{"role", role_}, {"reason", e.cause.empty() ? "other" : e.cause}}).Increment();

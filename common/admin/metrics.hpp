@@ -46,8 +46,9 @@ class ServerMetrics {
 
  private:
   void on_event(const server::ServerEvent& event);
-  // The label value for an application: itself, or "other" past kMaxApps.
-  std::string app_label(const std::string& app);
+  // The label value for an application: itself (as valid UTF-8), or
+  // "other" past kMaxApps, or when it is new and may_add is false.
+  std::string app_label(const std::string& app, bool may_add = true);
   void collect_clients(std::vector<prometheus::MetricFamily>& out);
   void collect_dvr(std::vector<prometheus::MetricFamily>& out);
   void collect_proxy(std::vector<prometheus::MetricFamily>& out);

@@ -155,6 +155,26 @@ TEST(ServerMetrics, ApplicationLabelsAreCapped) {
   EXPECT_EQ(total, ServerMetrics::kMaxApps + 20) << "every viewer counted once";
 }
 
+TEST(ServerMetrics, RejectedClientsCannotUseUpTheApplicationLabels) {
+  ObservedFixture f;
+  f.options.apps.push_back(server::AppSettings{"live", {}});
+  ServerMetrics metrics(f.observed);
+  for (int i = 0; i < 100; ++i) {
+    std::string app = "made-up-";  // (not operator+: GCC 12's -Wrestrict misfires on it here)
+    app += std::to_string(i);
+    f.events.publish(server::ServerEvent{server::EventType::Reject, 1, "p", app, {}, "no application", {}, {}, 0, {}});
+  }
+  for (std::uint64_t i = 0; i < ServerMetrics::kMaxApps + 5; ++i) {
+    std::string app = "x";
+    app += std::to_string(i);
+    f.add_client(i + 1, app, Kind::Player, "s");
+  }
+  f.add_client(99, "live", Kind::Player, "s");
+  const auto all = metrics.collect();
+  EXPECT_EQ(value(all, "rewind_connects_total", {{"app", "other"}, {"result", "rejected"}}), 100);
+  EXPECT_EQ(value(all, "rewind_players", {{"app", "live"}}), 1) << "a configured application keeps its label";
+}
+
 TEST(ServerMetrics, ScrapeIsTheTextFormat) {
   ObservedFixture f;
   ServerMetrics metrics(f.observed);

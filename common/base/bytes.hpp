@@ -142,6 +142,10 @@ inline std::uint32_t get_u32be(const std::uint8_t* p) {
 
 // Lower-case hex, for logs and tests.
 std::string to_hex(ByteView b);
+// The text with every byte that is not part of a well-formed UTF-8
+// sequence replaced by U+FFFD. RTMP names need not be UTF-8; JSON and
+// Prometheus label values must be.
+std::string to_valid_utf8(std::string_view text);
 // Parses hex digits (whitespace ignored); returns an empty vector on a bad digit.
 Bytes from_hex(std::string_view hex);
 

@@ -63,6 +63,17 @@ TEST(Expected, HoldsValueOrError) {
   EXPECT_EQ(bad.error(), "nope");
 }
 
+TEST(Utf8, InvalidBytesBecomeReplacementCharacters) {
+  EXPECT_EQ(to_valid_utf8("plain"), "plain");
+  EXPECT_EQ(to_valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xa5"), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xa5");
+  const std::string bad = "\xef\xbf\xbd";
+  EXPECT_EQ(to_valid_utf8("a\xff" "b"), "a" + bad + "b");
+  EXPECT_EQ(to_valid_utf8("\xc3"), bad) << "truncated";
+  EXPECT_EQ(to_valid_utf8("\xc0\xaf"), bad + bad) << "overlong";
+  EXPECT_EQ(to_valid_utf8("\xed\xa0\x80"), bad + bad + bad) << "a surrogate";
+  EXPECT_EQ(to_valid_utf8("\xf4\x90\x80\x80"), bad + bad + bad + bad) << "past U+10FFFF";
+}
+
 TEST(SharedBuffer, SharesWithoutCopy) {
   SharedBuffer a(Bytes{1, 2, 3});
   SharedBuffer b = a;
