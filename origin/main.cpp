@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   rw::LogWriter log_writer(STDERR_FILENO);
   rw::Logger log(level, log_writer.sink());
   rw::SystemClock clock;
+  rw::server::raise_open_file_limit(log);
 
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir(), ec);
@@ -90,6 +91,8 @@ int main(int argc, char** argv) {
              << options.server_id;
 
   rw::server::wait_for_shutdown_signal(log);
+  // Not ready any more: a load balancer stops sending viewers here.
+  observed.listening = false;
   // Publishers unpublish as their connections close; their recorders queue
   // their last segments, which the DVR writer stores before it stops.
   (*server)->stop();

@@ -3,11 +3,12 @@
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <functional>
@@ -70,28 +71,32 @@ std::string stream_id(const std::string& app, const std::string& name) {
   return std::string("vid-") + buf;
 }
 
+// The number `key` of a target's query (?start=0&count=10), or `fallback`.
+std::size_t query_number(std::string_view target, std::string_view key, std::size_t fallback) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return fallback;
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    if (pair.size() > key.size() && pair.substr(0, key.size()) == key && pair[key.size()] == '=') {
+      std::size_t value = 0;
+      const std::string_view digits = pair.substr(key.size() + 1);
+      const auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+      return parsed.ec == std::errc() ? value : fallback;
+    }
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  return fallback;
+}
+
 // The path of a target, without its query.
 std::string path_of(std::string_view target) {
   const auto q = target.find('?');
   std::string path(target.substr(0, q));
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   return path;
-}
-
-// Whether a TCP connection to host:port opens within `within` (a relay's
-// or an edge's readiness before any stream was asked for).
-bool tcp_reachable(const std::string& host, std::uint16_t port, std::chrono::milliseconds within) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::resolver resolver(io);
-  boost::asio::ip::tcp::socket socket(io);
-  bool connected = false;
-  resolver.async_resolve(host, std::to_string(port), [&](boost::system::error_code ec, const auto& results) {
-    if (ec) return;
-    boost::asio::async_connect(socket, results,
-                               [&](boost::system::error_code connect_error, const auto&) { connected = !connect_error; });
-  });
-  io.run_for(within);
-  return connected;
 }
 
 }  // namespace
@@ -159,39 +164,44 @@ json::object AdminApi::summary() {
   return out;
 }
 
-json::object AdminApi::clients() {
+json::object AdminApi::client_json(const server::ClientRegistry::Client& c,
+                                   std::chrono::system_clock::time_point now) const {
+  const auto& d = c.description;
+  const Rate rate = rate_of(c.id);
+  return json::object{
+      {"id", std::to_string(c.id)},
+      {"vhost", "__defaultVhost__"},
+      {"stream", d.stream.empty() ? json::value(nullptr) : json::value(stream_id(d.app, d.stream))},
+      {"ip", ip_of(c.peer)},
+      {"peer", c.peer},
+      {"pageUrl", utf8(d.page_url)},
+      {"swfUrl", utf8(d.swf_url)},
+      {"tcUrl", utf8(d.tc_url)},
+      {"url", utf8("/" + d.app + (d.stream.empty() ? "" : "/" + d.stream))},
+      {"app", utf8(d.app)},
+      {"name", utf8(d.stream)},
+      {"param", utf8(d.query)},
+      {"type", srs_type(d)},
+      {"publish", d.kind == server::ClientEntry::Kind::Publisher},
+      {"streams", d.streams},
+      {"flashVer", utf8(d.flash_version)},
+      {"alive", std::chrono::duration<double>(now - c.started).count()},
+      {"send_bytes", c.totals.bytes_out},
+      {"recv_bytes", c.totals.bytes_in},
+      {"skips", c.totals.skips},
+      {"kbps", json::object{{"recv_30s", rate.recv_kbps}, {"send_30s", rate.send_kbps}}},
+  };
+}
+
+json::object AdminApi::clients(std::size_t start, std::size_t count) {
   const auto now = std::chrono::system_clock::now();
+  const auto all = observed_.context.clients.clients();
+  count = std::min(count, kMaxClients);
   json::array list;
   std::lock_guard lock(mutex_);
-  for (const auto& c : observed_.context.clients.clients()) {
-    const auto& d = c.description;
-    const Rate rate = rate_of(c.id);
-    json::object client{
-        {"id", std::to_string(c.id)},
-        {"vhost", "__defaultVhost__"},
-        {"stream", d.stream.empty() ? json::value(nullptr) : json::value(stream_id(d.app, d.stream))},
-        {"ip", ip_of(c.peer)},
-        {"peer", c.peer},
-        {"pageUrl", utf8(d.page_url)},
-        {"swfUrl", utf8(d.swf_url)},
-        {"tcUrl", utf8(d.tc_url)},
-        {"url", utf8("/" + d.app + (d.stream.empty() ? "" : "/" + d.stream))},
-        {"app", utf8(d.app)},
-        {"name", utf8(d.stream)},
-        {"param", utf8(d.query)},
-        {"type", srs_type(d)},
-        {"publish", d.kind == server::ClientEntry::Kind::Publisher},
-        {"streams", d.streams},
-        {"flashVer", utf8(d.flash_version)},
-        {"alive", std::chrono::duration<double>(now - c.started).count()},
-        {"send_bytes", c.totals.bytes_out},
-        {"recv_bytes", c.totals.bytes_in},
-        {"skips", c.totals.skips},
-        {"kbps", json::object{{"recv_30s", rate.recv_kbps}, {"send_30s", rate.send_kbps}}},
-    };
-    list.push_back(std::move(client));
-  }
+  for (std::size_t i = start; i < all.size() && i - start < count; ++i) list.push_back(client_json(all[i], now));
   json::object out = envelope();
+  out["total"] = all.size();
   out["clients"] = std::move(list);
   return out;
 }
@@ -211,18 +221,29 @@ json::object AdminApi::streams() {
     for (const auto& c : observed_.context.clients.clients()) {
       const auto& d = c.description;
       if (d.stream.empty() || d.kind == server::ClientEntry::Kind::Downstream) continue;
-      StreamClients& s = by_stream[{d.app, d.stream}];
       const Rate rate = rate_of(c.id);
+      if (d.kind == server::ClientEntry::Kind::Publisher) {
+        // A connection may publish several streams: each is its own (the
+        // bytes are the connection's, counted at its first).
+        for (std::size_t i = 0; i < d.published.size(); ++i) {
+          StreamClients& s = by_stream[{d.app, d.published[i]}];
+          ++s.clients;
+          if (i == 0) {
+            s.recv += c.totals.bytes_in;
+            s.recv_kbps += rate.recv_kbps;
+          }
+          s.publisher = c.id;
+          s.publish_started = c.started;
+          s.tc_url = d.tc_url;
+        }
+        continue;
+      }
+      StreamClients& s = by_stream[{d.app, d.stream}];
       ++s.clients;
       s.recv += c.totals.bytes_in;
       s.send += c.totals.bytes_out;
       s.recv_kbps += rate.recv_kbps;
       s.send_kbps += rate.send_kbps;
-      if (d.kind == server::ClientEntry::Kind::Publisher) {
-        s.publisher = c.id;
-        s.publish_started = c.started;
-        s.tc_url = d.tc_url;
-      }
     }
   }
   const auto now = std::chrono::system_clock::now();
@@ -248,7 +269,8 @@ json::object AdminApi::streams() {
          json::object{{"active", active},
                       {"cid", s.publisher ? json::value(std::to_string(*s.publisher)) : json::value(nullptr)},
                       // A relay's or an edge's stream is published by its pull.
-                      {"pulled", active && !s.publisher}}},
+                      {"pulled", active && !s.publisher && observed_.puller != nullptr &&
+                                     observed_.puller->pulls(hub->app())}}},
     };
     if (s.publisher) {
       stream["publish_alive"] = std::chrono::duration<double>(now - s.publish_started).count();
@@ -270,7 +292,7 @@ json::object AdminApi::proxies() {
     out["upstreams"] = json::array();
     return out;
   }
-  auto report = observed_.puller->report(std::chrono::milliseconds(1000));
+  auto report = observed_.puller->report(kPullerReportWait);
   if (!report) {
     out["code"] = 503;
     out["message"] = "the proxy thread did not answer in time";
@@ -333,7 +355,7 @@ json::object AdminApi::cache() {
                             {"rejected", s.disk_rejected}}},
   };
   if (observed_.puller) {
-    if (auto report = observed_.puller->report(std::chrono::milliseconds(1000))) {
+    if (auto report = observed_.puller->report(kPullerReportWait)) {
       const auto& t = report->segments;
       c["upstream"] = json::object{{"fetches", t.fetches},
                                    {"fetch_errors", t.fetch_errors},
@@ -384,31 +406,81 @@ bool AdminApi::upstream_reachable(const server::ProxyReport& report) {
     if (u.ready) return true;  // a connection in use answers
   }
   // No connection yet (nobody has asked for a stream) or none answering:
-  // can an upstream be reached at all? Asked at most every 2 s.
+  // the last probe says whether an upstream can be reached at all, and a
+  // new one starts when that is over 2 s old. The answer never waits for a
+  // probe: a slow name server must not hold up /healthz.
   const auto now = std::chrono::steady_clock::now();
-  if (reachable_checked_ && now - *reachable_checked_ < std::chrono::seconds(2)) return reachable_;
-  reachable_checked_ = now;
-  reachable_ = false;
-  for (const auto& u : report.configured) {
-    if (tcp_reachable(u.host, u.port, std::chrono::milliseconds(500))) {
-      reachable_ = true;
-      break;
-    }
+  if (executor_ && !probing_ && (!probed_at_ || now - *probed_at_ >= std::chrono::seconds(2))) {
+    probe(report.configured);
   }
   return reachable_;
+}
+
+void AdminApi::probe(const std::vector<server::UpstreamAddress>& upstreams) {
+  namespace asio = boost::asio;
+  if (upstreams.empty()) {
+    reachable_ = false;
+    probed_at_ = std::chrono::steady_clock::now();
+    return;
+  }
+  probing_ = true;
+  struct Round {
+    std::size_t pending;
+    bool any = false;
+  };
+  auto round = std::make_shared<Round>(Round{upstreams.size()});
+  // Each upstream's try ends once (resolved and connected, or failed, or
+  // cut by its timer); the round ends with the last.
+  auto done = [this, round](bool connected) {
+    round->any = round->any || connected;
+    if (--round->pending > 0) return;
+    reachable_ = round->any;
+    probing_ = false;
+    probed_at_ = std::chrono::steady_clock::now();
+  };
+  for (const auto& u : upstreams) {
+    auto resolver = std::make_shared<asio::ip::tcp::resolver>(*executor_);
+    auto socket = std::make_shared<asio::ip::tcp::socket>(*executor_);
+    auto timer = std::make_shared<asio::steady_timer>(*executor_, std::chrono::seconds(1));
+    timer->async_wait([resolver, socket](boost::system::error_code ec) {
+      if (ec) return;  // the try ended first
+      resolver->cancel();
+      boost::system::error_code ignored;
+      socket->close(ignored);
+    });
+    resolver->async_resolve(u.host, std::to_string(u.port),
+                            [done, socket, timer](boost::system::error_code ec, const auto& results) {
+                              if (ec) {
+                                timer->cancel();
+                                done(false);
+                                return;
+                              }
+                              asio::async_connect(*socket, results,
+                                                  [done, socket, timer](boost::system::error_code error, const auto&) {
+                                                    timer->cancel();
+                                                    done(!error);
+                                                  });
+                            });
+  }
 }
 
 bool AdminApi::authorized(const http::Request& request) const {
   auto it = request.find(bhttp::field::authorization);
   if (it == request.end()) return false;
   const std::string_view value(it->value().data(), it->value().size());
-  constexpr std::string_view kBearer = "Bearer ";
-  if (value.substr(0, kBearer.size()) != kBearer) return false;
+  // The scheme is case-insensitive (RFC 7235).
+  constexpr std::string_view kBearer = "bearer ";
+  if (value.size() < kBearer.size()) return false;
+  for (std::size_t i = 0; i < kBearer.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(value[i])) != kBearer[i]) return false;
+  }
   const std::string_view token = value.substr(kBearer.size());
-  // Constant time: how much of a guess matched must not show in the timing.
-  if (token.size() != api_token_.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < token.size(); ++i) diff |= static_cast<unsigned char>(token[i] ^ api_token_[i]);
+  // Constant time in the secret: neither how much of a guess matched nor
+  // the token's length shows in the timing (the loop runs over the guess).
+  unsigned char diff = token.size() == api_token_.size() ? 0 : 1;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    diff |= static_cast<unsigned char>(token[i] ^ api_token_[i % api_token_.size()]);
+  }
   return diff == 0;
 }
 
@@ -421,11 +493,13 @@ http::Response AdminApi::kick(const http::Request& request, const std::string& i
   }
   std::uint64_t client = 0;
   const auto parsed = std::from_chars(id.data(), id.data() + id.size(), client);
-  if (parsed.ec != std::errc() || parsed.ptr != id.data() + id.size()) return json_error(404, "no client " + id);
-  if (!observed_.context.clients.kick(client)) return json_error(404, "no client " + id);
+  if (parsed.ec != std::errc() || parsed.ptr != id.data() + id.size()) {
+    return json_error(404, "no client " + log_escape(id, 40));
+  }
+  if (!observed_.context.clients.kick(client)) return json_error(404, "no client " + log_escape(id, 40));
   observed_.context.log.info() << "http: kicked client " << client << " (DELETE /api/v1/clients/" << client << ")";
   json::object out = envelope();
-  out["kicked"] = id;
+  out["kicked"] = std::to_string(client);
   return json_response(200, out);
 }
 
@@ -447,7 +521,7 @@ http::Response AdminApi::handle(const http::Request& request, const http::Peer& 
   using Route = json::object (AdminApi::*)();
   static const std::map<std::string, Route, std::less<>> routes{
       {"/api/v1/summaries", &AdminApi::summary}, {"/api/v1/summary", &AdminApi::summary},
-      {"/api/v1/streams", &AdminApi::streams},   {"/api/v1/clients", &AdminApi::clients},
+      {"/api/v1/streams", &AdminApi::streams},   {"/api/v1/clients", &AdminApi::summary},  // (paged: below)
       {"/api/v1/proxies", &AdminApi::proxies},   {"/api/v1/cache", &AdminApi::cache},
       {"/api/v1/recordings", &AdminApi::recordings}};
   const bool known = path == "/metrics" || path == "/healthz" || path == "/readyz" || path == "/api/v1" ||
@@ -463,7 +537,7 @@ http::Response AdminApi::handle(const http::Request& request, const http::Peer& 
   if (path == "/readyz") {
     if (!observed_.listening) return http::text_response(503, "not listening yet\n");
     if (observed_.puller) {
-      auto report = observed_.puller->report(std::chrono::milliseconds(1000));
+      auto report = observed_.puller->report(kPullerReportWait);
       if (!report) return http::text_response(503, "the proxy thread did not answer\n");
       if (!upstream_reachable(*report)) return http::text_response(503, "no upstream reachable\n");
     }
@@ -478,15 +552,19 @@ http::Response AdminApi::handle(const http::Request& request, const http::Peer& 
   }
   if (path.rfind(kClient, 0) == 0) {
     const std::string id = path.substr(kClient.size());
-    json::object all = clients();
-    for (const auto& c : all["clients"].as_array()) {
-      if (c.as_object().at("id").as_string() == id) {
-        json::object out = envelope();
-        out["client"] = c;
-        return json_response(200, out);
-      }
+    const auto now = std::chrono::system_clock::now();
+    for (const auto& c : observed_.context.clients.clients()) {
+      if (std::to_string(c.id) != id) continue;
+      json::object out = envelope();
+      std::lock_guard lock(mutex_);
+      out["client"] = client_json(c, now);
+      return json_response(200, out);
     }
     return json_error(404, "no client " + log_escape(id, 40));
+  }
+  if (path == "/api/v1/clients") {
+    const std::string_view target(request.target().data(), request.target().size());
+    return json_response(200, clients(query_number(target, "start", 0), query_number(target, "count", kDefaultClients)));
   }
   return json_response(200, (this->*routes.find(path)->second)());
 }

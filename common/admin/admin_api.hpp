@@ -6,6 +6,7 @@
 // none set, the API is read-only.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/json/object.hpp>
 
 #include <chrono>
@@ -26,6 +27,9 @@ class AdminApi {
  public:
   AdminApi(Observed& observed, ServerMetrics& metrics, std::string api_token);
 
+  // Where /readyz probes upstreams from (the HTTP thread's executor);
+  // without it only an upstream in use makes a relay or an edge ready.
+  void probe_on(boost::asio::any_io_executor executor) { executor_ = std::move(executor); }
   // The server's handler (HTTP thread).
   http::Response handle(const http::Request& request, const http::Peer& peer);
   // Samples every client's byte counters, for the 30 s rates (kbps) the
@@ -35,7 +39,9 @@ class AdminApi {
   // The JSON documents, as the routes answer them.
   boost::json::object summary();
   boost::json::object streams();
-  boost::json::object clients();
+  // SRS's paging: clients from `start`, at most `count` (kMaxClients).
+  static constexpr std::size_t kDefaultClients = 100, kMaxClients = 1000;
+  boost::json::object clients(std::size_t start = 0, std::size_t count = kDefaultClients);
   boost::json::object proxies();
   boost::json::object cache();
   boost::json::object recordings();
@@ -49,17 +55,23 @@ class AdminApi {
     double recv_kbps = 0, send_kbps = 0;
   };
   Rate rate_of(std::uint64_t client_id) const;  // under mutex_
+  boost::json::object client_json(const server::ClientRegistry::Client& c,
+                                  std::chrono::system_clock::time_point now) const;  // under mutex_
   boost::json::object envelope() const;
   http::Response kick(const http::Request& request, const std::string& id);
   bool authorized(const http::Request& request) const;
   bool upstream_reachable(const server::ProxyReport& report);
+  void probe(const std::vector<server::UpstreamAddress>& upstreams);
 
   Observed& observed_;
   ServerMetrics& metrics_;
   const std::string api_token_;
   mutable std::mutex mutex_;
   std::map<std::uint64_t, std::deque<Sample>> samples_;  // by client id, the last 30 s
-  std::optional<std::chrono::steady_clock::time_point> reachable_checked_;
+  // /readyz's probe of the configured upstreams (HTTP thread only).
+  std::optional<boost::asio::any_io_executor> executor_;
+  std::optional<std::chrono::steady_clock::time_point> probed_at_;
+  bool probing_ = false;
   bool reachable_ = false;
 };
 

@@ -23,6 +23,7 @@ Expected<std::unique_ptr<AdminServer>, std::string> AdminServer::start(const con
       log);
   if (!http) return unexpected(http.error());
   admin->http_ = std::move(*http);
+  api.probe_on(admin->http_->executor());
   admin->http_->every(std::chrono::seconds(5), [&api] { api.sample_rates(); });
   admin->http_->start();
   log.info() << "http: metrics, admin API and health checks on " << options.host << ":" << admin->http_->port()

@@ -3,6 +3,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <array>
 
 #include "common/admin/process_metrics.hpp"
 #include "common/base/bytes.hpp"
@@ -279,17 +280,26 @@ void ServerMetrics::collect_proxy(std::vector<MetricFamily>& out) {
     for (Snapshot* f : {&requests, &bytes, &entries, &evictions}) out.push_back(std::move(f->family));
   }
   if (!observed_.puller) return;
-  auto report = observed_.puller->report(std::chrono::milliseconds(1000));
+  auto report = observed_.puller->report(kPullerReportWait);
   if (!report) return;
   Snapshot up("rewind_proxy_upstream_up", "1 when the upstream is the one in use and answers", MetricType::Gauge);
   Snapshot current("rewind_proxy_upstream_current", "1 for the upstream in use, 0 for the others",
                    MetricType::Gauge);
   Snapshot primary("rewind_proxy_upstream_primary", "1 for the primary upstream, 0 for backups", MetricType::Gauge);
+  // Applications past the label cap share "other": one series per label
+  // set (any of them up or current counts).
+  std::map<std::pair<std::string, std::string>, std::array<bool, 3>> upstreams;
   for (const auto& u : report->upstreams) {
-    const Labels labels{{"app", app_label(u.app)}, {"role", role_}, {"upstream", u.url}};
-    up.add(labels, u.ready ? 1 : 0);
-    current.add(labels, u.current ? 1 : 0);
-    primary.add(labels, u.primary ? 1 : 0);
+    auto& flags = upstreams[{app_label(u.app), u.url}];
+    flags[0] = flags[0] || u.ready;
+    flags[1] = flags[1] || u.current;
+    flags[2] = flags[2] || u.primary;
+  }
+  for (const auto& [key, flags] : upstreams) {
+    const Labels labels{{"app", key.first}, {"role", role_}, {"upstream", key.second}};
+    up.add(labels, flags[0] ? 1 : 0);
+    current.add(labels, flags[1] ? 1 : 0);
+    primary.add(labels, flags[2] ? 1 : 0);
   }
   Snapshot pulls("rewind_proxy_live_pulls", "Live streams pulled from upstream now, by application",
                  MetricType::Gauge);

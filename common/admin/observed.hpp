@@ -12,6 +12,10 @@
 
 namespace rw::admin {
 
+// How long the HTTP thread waits for the puller's own thread to report
+// (it answers within microseconds unless it is stuck).
+inline constexpr std::chrono::milliseconds kPullerReportWait{250};
+
 struct Observed {
   explicit Observed(server::ServerContext& c) : context(c) {}
   server::ServerContext& context;

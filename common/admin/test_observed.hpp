@@ -29,6 +29,7 @@ struct ObservedFixture {
     d.kind = kind;
     d.stream = stream;
     d.streams = stream.empty() ? 0 : 1;
+    if (kind == server::ClientEntry::Kind::Publisher && !stream.empty()) d.published = {stream};
     entry->describe(d);
     context.clients.add(entry);
     return entry;

@@ -11,6 +11,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <algorithm>
 
 namespace rw::http {
 
@@ -51,24 +52,47 @@ unsigned status_for(const boost::system::error_code& ec) {
 
 class HttpServer::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(HttpServer& server, asio::ip::tcp::socket socket)
-      : server_(server), peer_{endpoint_string(socket)}, stream_(std::move(socket)) {
-    ++server_.sessions_;
+  Session(HttpServer& server, asio::ip::tcp::socket socket, std::string address)
+      : server_(server), peer_{endpoint_string(socket)}, address_(std::move(address)), stream_(std::move(socket)) {
+    server_.sessions_.push_back(this);
+    ++server_.per_address_[address_];
   }
-  ~Session() { --server_.sessions_; }
+  ~Session() {
+    std::erase(server_.sessions_, this);
+    if (auto it = server_.per_address_.find(address_); it != server_.per_address_.end() && --it->second == 0) {
+      server_.per_address_.erase(it);
+    }
+  }
+
+  // Waiting for a kept-alive connection's next request: the first to go
+  // when the server is full.
+  bool idle() const { return idle_; }
+  void close() {
+    idle_ = false;  // not to be picked again while it winds down
+    boost::system::error_code ignored;
+    stream_.socket().close(ignored);
+  }
 
   asio::awaitable<void> run() {
     auto self = shared_from_this();
     beast::flat_buffer buffer(server_.options_.header_limit + 1024);
     bool first = true;
     for (;;) {
+      if (!first && buffer.size() == 0) {
+        // Between requests: wait (at most idle_timeout) for the next one to
+        // begin; it then has request_timeout to arrive whole, as a first
+        // request has.
+        idle_ = true;
+        stream_.expires_after(server_.options_.idle_timeout);
+        auto [wait_error] = co_await stream_.socket().async_wait(asio::socket_base::wait_read,
+                                                                 asio::as_tuple(asio::use_awaitable));
+        idle_ = false;
+        if (wait_error) break;
+      }
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(server_.options_.header_limit);
       parser.body_limit(server_.options_.body_limit);
-      // A kept-alive connection may wait longer for its next request than
-      // a request may take to arrive once begun; a first request gets the
-      // shorter time (a client that connects and sends nothing).
-      stream_.expires_after(first ? server_.options_.request_timeout : server_.options_.idle_timeout);
+      stream_.expires_after(server_.options_.request_timeout);
       auto [ec, n] = co_await bhttp::async_read(stream_, buffer, parser, asio::as_tuple(asio::use_awaitable));
       (void)n;
       if (ec) {
@@ -80,10 +104,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
           co_await write(response);
         } else if (ec == beast::error::timeout) {
           server_.log_refusal(peer_, "closed: no whole request within " +
-                                         std::to_string((first ? server_.options_.request_timeout
-                                                               : server_.options_.idle_timeout)
-                                                            .count()) +
-                                         " ms");
+                                         std::to_string(server_.options_.request_timeout.count()) + " ms");
         }
         break;
       }
@@ -112,18 +133,34 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
 
  private:
   asio::awaitable<bool> write(Response& response) {
-    if (!response.has_content_length() && response.body().size() > 0) response.prepare_payload();
-    if (!response.has_content_length()) response.content_length(response.body().size());
+    const bool no_body = response.result() == bhttp::status::no_content ||
+                         response.result() == bhttp::status::not_modified;
+    if (!no_body && !response.has_content_length()) response.content_length(response.body().size());
+    // Answers being written are bounded together: many clients that ask for
+    // big answers and read them slowly get 503 beyond that.
+    std::size_t size = response.body().size();
+    if (server_.response_bytes_in_flight_ + size > server_.options_.max_response_bytes_in_flight) {
+      server_.log_refusal(peer_, "503: " + std::to_string(server_.response_bytes_in_flight_) +
+                                     " bytes of answers are being written already");
+      response = text_response(503, "busy: too many answers being written; try again\n");
+      response.keep_alive(false);
+      response.content_length(response.body().size());
+      size = response.body().size();
+    }
+    server_.response_bytes_in_flight_ += size;
     // A client that does not read its answer is given the request time.
     stream_.expires_after(server_.options_.request_timeout);
     auto [ec, n] = co_await bhttp::async_write(stream_, response, asio::as_tuple(asio::use_awaitable));
     (void)n;
+    server_.response_bytes_in_flight_ -= size;
     co_return !ec;
   }
 
   HttpServer& server_;
   const std::string peer_;
+  const std::string address_;  // without the port: the per-address limit
   beast::tcp_stream stream_;
+  bool idle_ = false;
 };
 
 HttpServer::HttpServer(HttpServerOptions options, Handler handler, const Logger& log)
@@ -186,15 +223,35 @@ void HttpServer::accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
-      if (sessions_ >= options_.max_connections) {
-        log_refusal(endpoint_string(socket), "closed at accept: " + std::to_string(sessions_) +
-                                                 " HTTP connections already (the most there may be)");
-        boost::system::error_code ignored;
+      boost::system::error_code ignored;
+      const auto remote = socket.remote_endpoint(ignored);
+      const std::string address = ignored ? std::string("?") : remote.address().to_string();
+      if (per_address_[address] >= options_.max_connections_per_address) {
+        log_refusal(endpoint_string(socket), "closed at accept: " + std::to_string(per_address_[address]) +
+                                                 " HTTP connections from this address already");
         socket.close(ignored);
       } else {
-        auto session = std::make_shared<Session>(*this, std::move(socket));
-        asio::co_spawn(io_, [session] { return session->run(); }, asio::detached);
+        // Full: the longest-idle kept-alive connection makes room (its
+        // client reconnects when it has something to ask). One that is
+        // closing still counts until it is gone, but is not picked again.
+        bool room = sessions_.size() < options_.max_connections;
+        if (!room) {
+          auto idle = std::find_if(sessions_.begin(), sessions_.end(), [](Session* s) { return s->idle(); });
+          if (idle != sessions_.end()) {
+            (*idle)->close();
+            room = true;
+          }
+        }
+        if (!room) {
+          log_refusal(endpoint_string(socket), "closed at accept: " + std::to_string(sessions_.size()) +
+                                                   " HTTP connections already (the most there may be)");
+          socket.close(ignored);
+        } else {
+          auto session = std::make_shared<Session>(*this, std::move(socket), address);
+          asio::co_spawn(io_, [session] { return session->run(); }, asio::detached);
+        }
       }
+      if (per_address_[address] == 0) per_address_.erase(address);
     } else {
       // Out of descriptors, most often: the next accept comes a moment
       // later so that the loop does not spin.

@@ -6,8 +6,12 @@
 //
 // Bounds, so that no client can make it hold much: request headers of at
 // most 8 KiB (431), bodies of at most 64 KiB (413), a request must arrive
-// within 10 s (slow clients are closed), at most 64 connections at once
-// (more are closed at accept). Every refusal is a log line, rate-limited.
+// whole within 10 s of its first byte (slow clients are closed), a kept-
+// alive connection may wait 15 s for its next one; at most 64 connections
+// at once and 16 from one address: when full, the longest-idle kept-alive
+// connection makes room, otherwise the new one is closed at accept; at most
+// 32 MiB of answers being written at once (then 503). Every refusal is a
+// log line, rate-limited.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -19,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,10 +42,12 @@ struct HttpServerOptions {
   std::string host = "0.0.0.0";
   std::uint16_t port = 8935;  // 0: any free port
   std::size_t max_connections = 64;
+  std::size_t max_connections_per_address = 16;
+  std::size_t max_response_bytes_in_flight = 32u << 20;
   std::uint32_t header_limit = 8 * 1024;
   std::uint64_t body_limit = 64 * 1024;
-  std::chrono::milliseconds request_timeout{10'000};  // to receive one whole request
-  std::chrono::milliseconds idle_timeout{60'000};     // a kept-alive connection with no request
+  std::chrono::milliseconds request_timeout{10'000};  // to receive one whole request, from its first byte
+  std::chrono::milliseconds idle_timeout{15'000};     // a kept-alive connection with no request
 };
 
 // What a handler knows of the client besides its request.
@@ -63,6 +70,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   std::uint16_t port() const { return port_; }
+  // The HTTP thread's executor, for handlers' own asynchronous work.
+  boost::asio::any_io_executor executor() { return io_.get_executor(); }
   // Runs `task` on the HTTP thread every `interval` from start() on (the
   // admin API samples its rates this way).
   void every(std::chrono::milliseconds interval, std::function<void()> task);
@@ -80,11 +89,15 @@ class HttpServer {
   const HttpServerOptions options_;
   const Handler handler_;
   const Logger& log_;
+  // HTTP thread only. Before io_: sessions still queued in it when it is
+  // destroyed leave these.
+  std::vector<Session*> sessions_;         // oldest first
+  std::map<std::string, std::size_t> per_address_;
+  std::size_t response_bytes_in_flight_ = 0;
+  LogRateLimit refusal_limit_;
   boost::asio::io_context io_{1};
   boost::asio::ip::tcp::acceptor acceptor_{io_};
   std::uint16_t port_ = 0;
-  std::size_t sessions_ = 0;  // HTTP thread only
-  LogRateLimit refusal_limit_;
   struct Periodic {
     std::chrono::milliseconds interval;
     std::function<void()> task;

@@ -161,21 +161,69 @@ TEST_F(HttpServerTest, ASlowClientIsClosedAndOthersAreServed) {
   EXPECT_TRUE(logged("no whole request within 300 ms"));
 }
 
-TEST_F(HttpServerTest, ConnectionsPastTheLimitAreClosedAtAccept) {
+TEST_F(HttpServerTest, WhenFullTheLongestIdleConnectionMakesRoom) {
   HttpServerOptions options;
   options.max_connections = 2;
   start(options);
   RawClient a(server_->port()), b(server_->port());
-  // Both accepted before the third arrives.
-  a.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-  b.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-  a.read_all(300ms);
-  b.read_all(300ms);
+  a.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");  // answered, then kept alive: idle
+  EXPECT_NE(a.read_all(300ms).find("path=/a"), std::string::npos);
+  b.send("GET /b HTTP/1.1\r\nHo");  // a request on its way: busy
+  std::this_thread::sleep_for(100ms);
+  RawClient c(server_->port());
+  c.send("GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(c.read_all().find("path=/c"), std::string::npos);
+  a.read_all(500ms);
+  EXPECT_TRUE(a.closed()) << "the idle one went";
+  // Now both are busy: a fourth is closed at accept.
+  RawClient d(server_->port());
+  d.send("GET /d HTTP/1.1\r\nHo");
+  RawClient e(server_->port());
+  e.send("GET /e HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(e.read_all(1000ms), "");
+  EXPECT_TRUE(e.closed());
+  EXPECT_TRUE(logged("HTTP connections already"));
+}
+
+TEST_F(HttpServerTest, OneAddressGetsAShareOfTheConnections) {
+  HttpServerOptions options;
+  options.max_connections_per_address = 2;
+  start(options);
+  RawClient a(server_->port()), b(server_->port());
+  a.send("GET / HTTP/1.1\r\nHo");
+  b.send("GET / HTTP/1.1\r\nHo");
+  std::this_thread::sleep_for(100ms);
   RawClient c(server_->port());
   c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(c.read_all(1000ms), "");
   EXPECT_TRUE(c.closed());
-  EXPECT_TRUE(logged("HTTP connections already"));
+  EXPECT_TRUE(logged("from this address already"));
+}
+
+TEST_F(HttpServerTest, AKeptAliveConnectionHasTheRequestTimeOnceItsRequestBegins) {
+  HttpServerOptions options;
+  options.request_timeout = 300ms;
+  options.idle_timeout = 2000ms;
+  start(options);
+  RawClient client(server_->port());
+  client.send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(client.read_all(200ms).find("path=/1"), std::string::npos);
+  client.send("GET /2 HTTP/1.1\r\nHo");  // and no more: 300 ms, not the idle 2 s
+  const auto started = std::chrono::steady_clock::now();
+  client.read_all(3000ms);
+  EXPECT_TRUE(client.closed());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1500ms);
+}
+
+TEST_F(HttpServerTest, AnswersBeyondTheInFlightBudgetAre503) {
+  HttpServerOptions options;
+  options.max_response_bytes_in_flight = 100;  // the handler's answers are ~20 bytes
+  start(options);
+  RawClient client(server_->port());
+  client.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\nConnection: close\r\n\r\n" +
+              std::string(200, 'z'));
+  const std::string answer = client.read_all();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer.substr(0, 100);
 }
 
 TEST_F(HttpServerTest, HeadHasNoBody) {

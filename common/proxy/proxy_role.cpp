@@ -26,6 +26,7 @@ int run_proxy_role(std::string_view role, std::string_view program, std::string_
   LogWriter log_writer(STDERR_FILENO);
   Logger log(level, log_writer.sink());
   SystemClock clock;
+  server::raise_open_file_limit(log);
 
   server::ServerOptions options = server::server_options(config);
   options.role = std::string(role);
@@ -69,6 +70,8 @@ int run_proxy_role(std::string_view role, std::string_view program, std::string_
   auto server = server::Server::create(context);
   if (!server) {
     log.error() << server.error();
+    // Its last statuses go to the metrics, which go before it.
+    manager.stop();
     return 1;
   }
   (*server)->start();
@@ -80,6 +83,8 @@ int run_proxy_role(std::string_view role, std::string_view program, std::string_
              << (upstreams.empty() ? std::string("per application") : upstreams);
 
   server::wait_for_shutdown_signal(log);
+  // Not ready any more: a load balancer stops sending viewers here.
+  observed.listening = false;
   // Players first (they hold the pulls), then the pulls and upstreams.
   (*server)->stop();
   if (*http) (*http)->stop();

@@ -70,15 +70,25 @@ void ClientRegistry::remove(const ClientEntry& entry) {
   const ClientTotals totals = entry.totals();
   std::lock_guard lock(mutex_);
   entries_.erase(entry.id());
-  ended_[app] += totals;
+  auto it = ended_.find(app);
+  if (it == ended_.end()) it = ended_.try_emplace(ended_.size() < kMaxEndedApps ? app : "other").first;
+  it->second += totals;
+}
+
+std::vector<std::shared_ptr<ClientEntry>> ClientRegistry::entries() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<ClientEntry>> out;
+  out.reserve(entries_.size());
+  for (const auto& [id, entry] : entries_) out.push_back(entry);
+  return out;
 }
 
 std::vector<ClientRegistry::Client> ClientRegistry::clients() const {
-  std::lock_guard lock(mutex_);
+  // Only pointers are copied under the lock: connections on the workers
+  // take it to come and go.
   std::vector<Client> out;
-  out.reserve(entries_.size());
-  for (const auto& [id, entry] : entries_) {
-    out.push_back(Client{id, entry->peer(), entry->started(), entry->description(), entry->totals()});
+  for (const auto& entry : entries()) {
+    out.push_back(Client{entry->id(), entry->peer(), entry->started(), entry->description(), entry->totals()});
   }
   return out;
 }
@@ -89,9 +99,17 @@ std::size_t ClientRegistry::size() const {
 }
 
 std::map<std::string, ClientTotals> ClientRegistry::totals_by_app() const {
-  std::lock_guard lock(mutex_);
-  std::map<std::string, ClientTotals> out = ended_;
-  for (const auto& [id, entry] : entries_) out[entry->description().app] += entry->totals();
+  // Both taken under one lock: a connection that ends meanwhile is counted
+  // once, as live (its entry stays readable through the pointer).
+  std::map<std::string, ClientTotals> out;
+  std::vector<std::shared_ptr<ClientEntry>> live;
+  {
+    std::lock_guard lock(mutex_);
+    out = ended_;
+    live.reserve(entries_.size());
+    for (const auto& [id, entry] : entries_) live.push_back(entry);
+  }
+  for (const auto& entry : live) out[entry->description().app] += entry->totals();
   return out;
 }
 

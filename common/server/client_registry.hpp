@@ -54,13 +54,18 @@ class ClientEntry {
     std::string tc_url, page_url, swf_url, flash_version;
     std::string query;     // of the connect's tcUrl or app, "?..." or empty
     std::string stream;    // the stream it publishes or plays, if any
+    std::vector<std::string> published;  // every stream it publishes
     Kind kind = Kind::Connecting;
     std::size_t streams = 0;  // publishing or playing NetStreams
   };
+  // What a description may hold of each text the client chose (tcUrl,
+  // pageUrl...): the API lists thousands of clients.
+  static constexpr std::size_t kMaxTextBytes = 1024;
   Description description() const;
   void describe(Description description);
 
-  // Asks the connection to close (from any thread): set by the connection.
+  // Asks the connection to close (from any thread): set by the connection,
+  // cleared once it closes. False when there was nothing to kick.
   void set_kick(std::function<void()> kick);
   bool kick() const;
 
@@ -86,8 +91,13 @@ const char* to_string(ClientEntry::Kind kind);
 
 class ClientRegistry {
  public:
+  // Applications whose ended connections are counted apart; the others'
+  // go under "other" (bounded memory whatever names clients make up).
+  static constexpr std::size_t kMaxEndedApps = 64;
+
   void add(std::shared_ptr<ClientEntry> entry);
-  // The connection ended: its counters join `app`'s totals.
+  // The connection ended: its counters join its application's totals
+  // (a connection that was never accepted counts under "").
   void remove(const ClientEntry& entry);
 
   struct Client {
@@ -98,9 +108,10 @@ class ClientRegistry {
     ClientTotals totals;
   };
   std::vector<Client> clients() const;
+  std::vector<std::shared_ptr<ClientEntry>> entries() const;
   std::size_t size() const;
   // Per application: the counters of its connections, live and ended.
-  // Connections that never connected to an application count under "".
+  // Connections that were never accepted count under "".
   std::map<std::string, ClientTotals> totals_by_app() const;
   // False when no such client is connected.
   bool kick(std::uint64_t id) const;

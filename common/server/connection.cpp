@@ -258,7 +258,6 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
   std::string why = media::validate_app_name(event.app);
   const AppSettings* settings = why.empty() ? context_.find_app(event.app) : nullptr;
   if (why.empty() && !settings) why = "no application named '" + event.app + "'";
-  describe_connect(event);
   if (!why.empty()) {
     session_.reject_connect("NetConnection.Connect.InvalidApp", why);
     app_ = event.app;
@@ -295,6 +294,9 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
   }
   session_.accept_connect(extra);
   connected_ = true;
+  // Only an accepted connect is described: the names of refused ones are
+  // the client's to make up (the registry keeps totals by application).
+  describe_connect(event);
   describe_streams();
   emit(EventType::Connect, {}, event.flash_version);
 }
@@ -362,20 +364,21 @@ void Connection::streams_changed() {
 }
 
 void Connection::describe_connect(const rtmp::ConnectEvent& event) {
+  auto bounded = [](std::string_view s) { return std::string(s.substr(0, ClientEntry::kMaxTextBytes)); };
   auto text = [&](const char* key) {
     const amf::Value* v = event.command_object.find(key);
-    return v ? std::string(v->as_string()) : std::string();
+    return v ? bounded(v->as_string()) : std::string();
   };
   ClientEntry::Description d;
   d.app = event.app;
-  d.tc_url = event.tc_url;
+  d.tc_url = bounded(event.tc_url);
   d.page_url = text("pageUrl");
   d.swf_url = text("swfUrl");
-  d.flash_version = event.flash_version;
+  d.flash_version = bounded(event.flash_version);
   if (!event.app_query.empty()) {
-    d.query = "?" + event.app_query;
+    d.query = bounded("?" + event.app_query);
   } else if (auto q = event.tc_url.find('?'); q != std::string::npos) {
-    d.query = event.tc_url.substr(q);
+    d.query = bounded(std::string_view(event.tc_url).substr(q));
   }
   client_->describe(std::move(d));
 }
@@ -385,6 +388,10 @@ void Connection::describe_streams() {
   ClientEntry::Description d = client_->description();
   d.streams = streams_.size();
   d.stream = streams_.empty() ? std::string() : streams_.begin()->second->name();
+  d.published.clear();
+  for (const auto& [id, s] : streams_) {
+    if (s->is_publisher()) d.published.push_back(s->name());
+  }
   if (downstream_server_) {
     d.kind = ClientEntry::Kind::Downstream;
   } else if (publishing()) {
@@ -755,6 +762,7 @@ bool Connection::publishing() const {
 void Connection::close(CloseCause cause, std::string_view reason) {
   if (closing_) return;
   closing_ = true;
+  client_->set_kick(nullptr);  // nothing left to kick
   close_cause_ = cause;
   close_reason_ = std::string(reason);
   // Tear down later: close() may be called from inside a stream's callback.
@@ -772,6 +780,7 @@ void Connection::teardown() {
   if (closed_) return;
   closed_ = true;
   closing_ = true;
+  client_->set_kick(nullptr);
   streams_.clear();
   feeds_.clear();  // their registrations leave the feeds
   out_ = OutQueue(context_.options.out_queue);

@@ -1,5 +1,6 @@
 #include "common/server/role.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -60,6 +61,16 @@ std::string server_id_of(const config::Config& config, std::string_view role) {
     if (!ok) c = '-';
   }
   return id;
+}
+
+void raise_open_file_limit(const Logger& log) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    log.info() << "open files: soft limit raised from " << before << " to " << limit.rlim_cur;
+  }
 }
 
 void wait_for_shutdown_signal(const Logger& log) {

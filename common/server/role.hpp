@@ -22,6 +22,12 @@ std::optional<int> load_role_config(std::string_view program, std::string_view s
 // ROLE-HOSTNAME-PORT-PID, unique on one machine and across machines.
 std::string server_id_of(const config::Config& config, std::string_view role);
 
+// Every viewer is a descriptor: raises the soft limit on open files to the
+// hard one (as nginx's worker_rlimit_nofile does), so that a server started
+// by a shell or a container runtime with a soft limit of 1024 is not
+// capped there. Logs what it did.
+void raise_open_file_limit(const Logger& log);
+
 // Blocks until SIGINT or SIGTERM; logs which.
 void wait_for_shutdown_signal(const Logger& log);
 

@@ -338,12 +338,18 @@ class ReadinessTest(ChainCase):
         cls.edge = cls.proxy("edge", [cls.origin_server])
 
     def test_ready_only_with_a_reachable_upstream(self):
-        self.assertEqual(http_get(self.lonely.http_url("/healthz"))[0], 200)
-        status, body = http_get(self.lonely.http_url("/readyz"))
-        self.assertEqual((status, body.strip()), (503, "no upstream reachable"))
-        # No player yet: ready because its upstream listens.
-        self.assertEqual(http_get(self.edge.http_url("/readyz")), (200, "ready\n"))
+        # No player yet: ready once its probe found the upstream listening
+        # (/readyz answers from the last probe and never waits for one).
+        harness.wait_until(lambda: http_get(self.edge.http_url("/readyz")) == (200, "ready\n"), 10,
+                           what="the edge to be ready")
         self.assertEqual(http_get(self.origin_server.http_url("/readyz")), (200, "ready\n"))
+        self.assertEqual(http_get(self.lonely.http_url("/healthz"))[0], 200)
+        for _ in range(3):
+            started = time.monotonic()
+            status, body = http_get(self.lonely.http_url("/readyz"))
+            self.assertEqual((status, body.strip()), (503, "no upstream reachable"))
+            self.assertLess(time.monotonic() - started, 0.5, "answered without waiting for the probe")
+            time.sleep(1.2)
 
 
 if __name__ == "__main__":
