@@ -42,45 +42,39 @@ struct Snapshot {
 
 double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
 
+prometheus::Family<prometheus::Counter>& counter(prometheus::Registry& registry, const char* name,
+                                                 const char* help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Family<prometheus::Histogram>& histogram(prometheus::Registry& registry, const char* name,
+                                                     const char* help) {
+  return prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
+}
+
 }  // namespace
 
 ServerMetrics::ServerMetrics(Observed& observed)
     : observed_(observed),
       role_(observed.context.options.role),
       registry_(std::make_shared<prometheus::Registry>()),
-      connects_(prometheus::BuildCounter()
-                    .Name("rewind_connects_total")
-                    .Help("RTMP connect commands, by application and whether they were accepted")
-                    .Register(*registry_)),
-      disconnects_(prometheus::BuildCounter()
-                       .Name("rewind_disconnects_total")
-                       .Help("Connections that ended, by why (client_closed, read_failed, slow_player...)")
-                       .Register(*registry_)),
-      plays_(prometheus::BuildCounter()
-                 .Name("rewind_plays_total")
-                 .Help("Plays that started, by application")
-                 .Register(*registry_)),
-      publishes_(prometheus::BuildCounter()
-                     .Name("rewind_publishes_total")
-                     .Help("Publishes that started, by application")
-                     .Register(*registry_)),
-      seek_duration_(prometheus::BuildHistogram()
-                         .Name("rewind_dvr_seek_duration_seconds")
-                         .Help("Time from a player's seek until the first segment at the new place was read")
-                         .Register(*registry_)),
-      failovers_(prometheus::BuildCounter()
-                     .Name("rewind_proxy_failovers_total")
-                     .Help("Upstream connections left for the next try, by why (not_responding, lost, "
-                           "unreachable, bad_upstream, primary_back)")
-                     .Register(*registry_)),
-      proxy_statuses_(prometheus::BuildCounter()
-                          .Name("rewind_proxy_statuses_total")
-                          .Help("ProxyStream and upstream NetConnection statuses reported, by code")
-                          .Register(*registry_)),
-      fetch_duration_(prometheus::BuildHistogram()
-                          .Name("rewind_proxy_fetch_duration_seconds")
-                          .Help("Time to fetch one DVR segment from upstream, by upstream")
-                          .Register(*registry_)) {
+      connects_(counter(*registry_, "rewind_connects_total",
+          "RTMP connect commands, by application and whether they were accepted")),
+      disconnects_(counter(*registry_, "rewind_disconnects_total",
+          "Connections that ended, by why (client_closed, read_failed, slow_player...)")),
+      plays_(counter(*registry_, "rewind_plays_total",
+          "Plays that started, by application")),
+      publishes_(counter(*registry_, "rewind_publishes_total",
+          "Publishes that started, by application")),
+      seek_duration_(histogram(*registry_, "rewind_dvr_seek_duration_seconds",
+          "Time from a player's seek until the first segment at the new place was read")),
+      failovers_(counter(*registry_, "rewind_proxy_failovers_total",
+          "Upstream connections left for the next try, by why (not_responding, lost, unreachable, "
+          "bad_upstream, primary_back)")),
+      proxy_statuses_(counter(*registry_, "rewind_proxy_statuses_total",
+          "ProxyStream and upstream NetConnection statuses reported, by code")),
+      fetch_duration_(histogram(*registry_, "rewind_proxy_fetch_duration_seconds",
+          "Time to fetch one DVR segment from upstream, by upstream")) {
   // The configured applications have their labels whatever clients do.
   for (const auto& app : observed_.context.options.apps) apps_.insert(to_valid_utf8(app.name));
   // Series that exist before their first event, so that a dashboard shows
