@@ -225,10 +225,12 @@ class ComposeTest(unittest.TestCase):
         # Publish into the origin container (and the backup, as an encoder
         # feeding both does).
         workdir = self.tmp
+        ffmpeg_log = open(os.path.join(workdir, "ffmpeg.log"), "wb")
+        self.addCleanup(ffmpeg_log.close)
         publisher = subprocess.Popen(
             ["ffmpeg", "-hide_banner", "-loglevel", "error", *FFMPEG_ARGS, "-map", "0:v", "-map", "1:a", "-f", "tee",
              "[f=flv:onfail=ignore]rtmp://127.0.0.1:1935/live/cam|[f=flv:onfail=ignore]rtmp://127.0.0.1:1936/live/cam"],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "ffmpeg.log"), "wb"))
+            stdout=subprocess.DEVNULL, stderr=ffmpeg_log)
         try:
             wait_until(lambda: '"name":"cam"' in http("http://127.0.0.1:8935/api/v1/streams")[1], 30,
                        "the origin container to have the stream")
@@ -248,8 +250,9 @@ class ComposeTest(unittest.TestCase):
             seek = run([bench, "seek", "--url", "rtmp://127.0.0.1:1938/live/cam", "--clients", "4", "--seeks", "3",
                         "--range-ms", "4000", "--interval-ms", "300", "--timeout", "20", "--report-interval", "0",
                         "--json", "-"], timeout=180)
-            report = json.loads(seek.stdout)
-            log("seeks at the edge container: %s" % json.dumps(report.get("seek", report))[:400])
+            # (The report is JSON lines: the summary first.)
+            report = json.loads(seek.stdout.decode().splitlines()[0])
+            log("seeks at the edge container: %s" % json.dumps(report)[:600])
 
             # Scrape the edge container, and Prometheus's view of the chain.
             status, metrics = http("http://127.0.0.1:8938/metrics")
