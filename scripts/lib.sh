@@ -59,7 +59,9 @@ build() {
     cmake "$dir" "$@" > /dev/null
   fi
   log "building $dir"
-  cmake --build "$dir" -j "$(nproc)"
+  # One locale for every build: ccache hashes it, and deploy/Dockerfile
+  # builds with this one.
+  env -u LC_ALL -u LC_CTYPE -u LC_MESSAGES LANG=C.UTF-8 cmake --build "$dir" -j "$(nproc)"
 }
 
 # Many players need many descriptors; raise the soft limit to the hard one.
