@@ -96,9 +96,13 @@ class Prometheus:
             except OSError:  # not listening yet
                 return False
 
-        harness.wait_until(ready, 30, interval=0.2, what="Prometheus to be ready")
-        if not self._alive():
-            raise AssertionError("prometheus exited: %s" % self.process.stderr_tail())
+        try:
+            harness.wait_until(ready, 30, interval=0.2, what="Prometheus to be ready")
+            if not self._alive():
+                raise AssertionError("prometheus exited: %s" % self.process.stderr_tail())
+        except BaseException:
+            self.process.kill()  # the class never gets to stop it
+            raise
 
     def _alive(self):
         return self.process.proc.poll() is None
