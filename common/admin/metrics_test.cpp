@@ -51,10 +51,10 @@ std::vector<MetricFamily> busy_families(ObservedFixture& f, ServerMetrics& metri
   f.add_client(1, "live", Kind::Publisher, "a");
   f.add_client(2, "live", Kind::Player, "a");
   f.add_client(3, "live", Kind::Downstream, "a");
-  server::ServerEvent seek{server::EventType::Seek, 2, "p", "live", "a", "1000 ms", {}, {}, 0,
+  server::ServerEvent seek{server::EventType::Seek, 2, "p", "live", "a", "1000 ms", {}, {},
                            std::chrono::milliseconds(3)};
   f.events.publish(seek);
-  server::ServerEvent gone{server::EventType::Disconnect, 2, "p", "live", {}, "too slow", {}, "slow_player", 0, {}};
+  server::ServerEvent gone{server::EventType::Disconnect, 2, "p", "live", {}, "too slow", {}, "slow_player", {}};
   f.events.publish(gone);
   return metrics.collect();
 }
@@ -162,7 +162,7 @@ TEST(ServerMetrics, RejectedClientsCannotUseUpTheApplicationLabels) {
   for (int i = 0; i < 100; ++i) {
     std::string app = "made-up-";  // (not operator+: GCC 12's -Wrestrict misfires on it here)
     app += std::to_string(i);
-    f.events.publish(server::ServerEvent{server::EventType::Reject, 1, "p", app, {}, "no application", {}, {}, 0, {}});
+    f.events.publish(server::ServerEvent{server::EventType::Reject, 1, "p", app, {}, "no application", {}, {}, {}});
   }
   for (std::uint64_t i = 0; i < ServerMetrics::kMaxApps + 5; ++i) {
     std::string app = "x";

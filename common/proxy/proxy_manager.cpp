@@ -154,10 +154,10 @@ void ProxyManager::on_status(const ProxyStatus& status) {
               << (status.stream.empty() ? "" : " stream=" + log_field(status.stream)) << " upstream=" << status.upstream
               << ": " << log_escape(status.description);
   events_.publish(server::ServerEvent{server::EventType::Proxy, 0, status.upstream, status.app, status.stream,
-                                      status.description, status.code, {}, 0, {}});
+                                      status.description, status.code, {}, {}});
   if (!status.failover_cause.empty()) {
     server::ServerEvent failover{server::EventType::Failover, 0, status.upstream, status.app, {}, status.description,
-                                 {}, {}, 0, {}};
+                                 {}, {}, {}};
     failover.cause = status.failover_cause;
     events_.publish(failover);
   }

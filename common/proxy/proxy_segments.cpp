@@ -441,8 +441,7 @@ asio::awaitable<ProxySegments::Result<std::optional<SharedBuffer>>> ProxySegment
                   << " ms)";
       fetches_.fetch_add(1, std::memory_order_relaxed);
       fetched_bytes_.fetch_add(bytes.size(), std::memory_order_relaxed);
-      server::ServerEvent fetched{server::EventType::Fetch, 0, url, app, name, {}, {}, {}, 0, {}};
-      fetched.bytes = bytes.size();
+      server::ServerEvent fetched{server::EventType::Fetch, 0, url, app, name, {}, {}, {}, {}};
       fetched.duration = std::chrono::steady_clock::now() - started;
       events_.publish(fetched);
       // Into the cache; what memory evicts is written to disk there.

@@ -99,7 +99,7 @@ void Connection::start() {
 
 void Connection::emit(EventType type, std::string_view stream, std::string_view detail,
                       std::chrono::nanoseconds duration) {
-  ServerEvent event{type, id_, peer_, app_, std::string(stream), std::string(detail), {}, {}, 0, {}};
+  ServerEvent event{type, id_, peer_, app_, std::string(stream), std::string(detail), {}, {}, {}};
   event.duration = duration;
   if (type == EventType::Disconnect) event.cause = to_string(close_cause_);
   context_.events.publish(event);
@@ -677,6 +677,7 @@ void Connection::write() {
     const std::size_t from_queue = std::min(written, queue_bytes);
     out_.consume(from_queue);
     std::size_t left = queued == count ? 0 : written - from_queue;
+    std::uint64_t feed_messages = 0;  // counted once per write, not per message
     for (auto& read : feeds_) {
       media::FeedCursor& c = read.cursor;
       while (left > 0 && c.next < c.feed().end()) {
@@ -692,10 +693,11 @@ void Connection::write() {
         } else {
           left -= size;
         }
-        client_->add_messages_out(1);
+        ++feed_messages;
         ++c.next;
       }
     }
+    client_->add_messages_out(feed_messages);
     if (written < total) {
       wait_writable();
       return;

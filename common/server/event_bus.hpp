@@ -29,7 +29,7 @@ enum class EventType {
   Error,         // a client misbehaved or failed (detail: why)
   Proxy,         // ProxyStream status at a relay or an edge (code; peer: the upstream)
   Failover,      // a relay or an edge left its current upstream (peer: it; cause: why; detail: the next)
-  Fetch,         // a relay or an edge fetched a segment from upstream (peer: it; size, duration)
+  Fetch,         // a relay or an edge fetched a segment from upstream (peer: it; duration)
 };
 
 // Why a connection ended, in a few words that a metric may count by
@@ -61,7 +61,6 @@ struct ServerEvent {
   std::string detail;
   std::string code;    // a status code (ProxyStream.Proxy.Start...), when the event has one
   std::string cause;   // Disconnect: to_string(CloseCause); Failover: not_responding, closed, refused...
-  std::uint64_t bytes = 0;                 // Fetch: the segment's size
   std::chrono::nanoseconds duration{0};    // Seek: until the player had its first frame; Fetch: the call
 };
 
