@@ -10,6 +10,7 @@
 #include "common/dvr/segment_store.hpp"
 #include "common/media/stream_hub.hpp"
 #include "common/server/server.hpp"
+#include "common/server/access_log.hpp"
 #include "common/server/dvr_access.hpp"
 #include "common/server/role.hpp"
 #include "common/server/server_config.hpp"
@@ -62,6 +63,12 @@ int main(int argc, char** argv) {
   rw::media::StreamRegistry streams(rw::server::hub_options(config));
   rw::server::EventBus events;
   rw::server::log_events(events, log, clock);
+  // Lines for every connect, publish, play... (docs/applications.md).
+  std::unique_ptr<rw::server::AccessLog> access_log;
+  if (!config.access_log().empty()) {
+    access_log = std::make_unique<rw::server::AccessLog>(config.access_log(), clock, log);
+    access_log->subscribe(events);
+  }
   rw::server::ServerContext context(options, log, clock, streams, events);
   context.dvr = &dvr;
   context.segments = &dvr;
@@ -90,7 +97,9 @@ int main(int argc, char** argv) {
              << (*server)->worker_count() << " threads, data_dir " << config.data_dir() << ", server id "
              << options.server_id;
 
-  rw::server::wait_for_shutdown_signal(log);
+  rw::server::wait_for_shutdown_signal(log, [&] {
+    if (access_log) access_log->reopen();
+  });
   // Not ready any more: a load balancer stops sending viewers here.
   observed.listening = false;
   // Publishers unpublish as their connections close; their recorders queue

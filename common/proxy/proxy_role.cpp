@@ -10,6 +10,7 @@
 #include "common/cache/segment_cache.hpp"
 #include "common/media/stream_hub.hpp"
 #include "common/proxy/proxy_manager.hpp"
+#include "common/server/access_log.hpp"
 #include "common/server/role.hpp"
 #include "common/server/server.hpp"
 #include "common/server/server_config.hpp"
@@ -53,6 +54,12 @@ int run_proxy_role(std::string_view role, std::string_view program, std::string_
   media::StreamRegistry streams(server::hub_options(config));
   server::EventBus events;
   server::log_events(events, log, clock);
+  // Lines for every connect, publish, play... (docs/applications.md).
+  std::unique_ptr<server::AccessLog> access_log;
+  if (!config.access_log().empty()) {
+    access_log = std::make_unique<server::AccessLog>(config.access_log(), clock, log);
+    access_log->subscribe(events);
+  }
   ProxyManager manager(streams, events, cache, std::move(settings), log);
   server::ServerContext context(options, log, clock, streams, events);
   context.segments = &manager.segments();
@@ -82,7 +89,9 @@ int run_proxy_role(std::string_view role, std::string_view program, std::string_
              << (*server)->worker_count() << " threads, server id " << options.server_id << ", upstreams "
              << (upstreams.empty() ? std::string("per application") : upstreams);
 
-  server::wait_for_shutdown_signal(log);
+  server::wait_for_shutdown_signal(log, [&] {
+    if (access_log) access_log->reopen();
+  });
   // Not ready any more: a load balancer stops sending viewers here.
   observed.listening = false;
   // Players first (they hold the pulls), then the pulls and upstreams.

@@ -102,6 +102,9 @@ void Connection::emit(EventType type, std::string_view stream, std::string_view 
   ServerEvent event{type, id_, peer_, app_, std::string(stream), std::string(detail), {}, {}, {}};
   event.duration = duration;
   if (type == EventType::Disconnect) event.cause = to_string(close_cause_);
+  const ClientTotals totals = client_->totals();
+  event.bytes_in = totals.bytes_in;
+  event.bytes_out = totals.bytes_out;
   context_.events.publish(event);
 }
 

@@ -62,6 +62,10 @@ struct ServerEvent {
   std::string code;    // a status code (ProxyStream.Proxy.Start...), when the event has one
   std::string cause;   // Disconnect: to_string(CloseCause); Failover: not_responding, closed, refused...
   std::chrono::nanoseconds duration{0};    // Seek: until the player had its first frame; Fetch: the call
+  // The connection's totals when the event happened (0 for events of no
+  // connection): SRS's on_close send_bytes/recv_bytes, the access log's
+  // sc-bytes/cs-bytes.
+  std::uint64_t bytes_in = 0, bytes_out = 0;
 };
 
 class EventBus {

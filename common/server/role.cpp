@@ -73,11 +73,22 @@ void raise_open_file_limit(const Logger& log) {
   }
 }
 
-void wait_for_shutdown_signal(const Logger& log) {
+void wait_for_shutdown_signal(const Logger& log, const std::function<void()>& on_hangup) {
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  boost::asio::signal_set hangup(io, SIGHUP);
+  std::function<void()> wait_hangup = [&] {
+    hangup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      log.info() << "signal SIGHUP: reopening log files";
+      if (on_hangup) on_hangup();
+      wait_hangup();
+    });
+  };
+  wait_hangup();
   signals.async_wait([&](const boost::system::error_code&, int signal) {
     log.info() << "signal " << signal << ": shutting down";
+    hangup.cancel();
   });
   io.run();
 }

@@ -3,6 +3,7 @@
 // chain, and wait for SIGINT or SIGTERM.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,7 +29,8 @@ std::string server_id_of(const config::Config& config, std::string_view role);
 // capped there. Logs what it did.
 void raise_open_file_limit(const Logger& log);
 
-// Blocks until SIGINT or SIGTERM; logs which.
-void wait_for_shutdown_signal(const Logger& log);
+// Blocks until SIGINT or SIGTERM; logs which. SIGHUP meanwhile calls
+// on_hangup (the access log reopens its file for logrotate).
+void wait_for_shutdown_signal(const Logger& log, const std::function<void()>& on_hangup = {});
 
 }  // namespace rw::server
