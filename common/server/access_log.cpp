@@ -42,20 +42,14 @@ std::string address_of(std::string_view peer) {
   return std::string(address);
 }
 
+// The events the log shows, by the event bus's names; a refused connect
+// is FMS's connect with status 401.
 const char* event_name(EventType type) {
-  switch (type) {
-    case EventType::Connect:
-    case EventType::Reject: return "connect";
-    case EventType::Disconnect: return "disconnect";
-    case EventType::Publish: return "publish";
-    case EventType::Unpublish: return "unpublish";
-    case EventType::Play: return "play";
-    case EventType::Stop: return "stop";
-    case EventType::Seek: return "seek";
-    case EventType::Pause: return "pause";
-    case EventType::Unpause: return "unpause";
-    default: return nullptr;
-  }
+  if (type == EventType::Reject) return "connect";
+  const bool shown = type == EventType::Connect || type == EventType::Disconnect || type == EventType::Publish ||
+                     type == EventType::Unpublish || type == EventType::Play || type == EventType::Stop ||
+                     type == EventType::Seek || type == EventType::Pause || type == EventType::Unpause;
+  return shown ? to_string(type) : nullptr;
 }
 
 }  // namespace
