@@ -58,12 +58,6 @@ const char* srs_type(const server::ClientEntry::Description& d) {
   return "unknown";
 }
 
-// The ip of "address:port" (an IPv6 address keeps its colons).
-std::string ip_of(const std::string& peer) {
-  const auto colon = peer.rfind(':');
-  return colon == std::string::npos ? peer : peer.substr(0, colon);
-}
-
 std::string stream_id(const std::string& app, const std::string& name) {
   // Stable while the stream exists, and free of '/' (SRS ids are opaque).
   char buf[24];
@@ -172,7 +166,7 @@ json::object AdminApi::client_json(const server::ClientRegistry::Client& c,
       {"id", std::to_string(c.id)},
       {"vhost", "__defaultVhost__"},
       {"stream", d.stream.empty() ? json::value(nullptr) : json::value(stream_id(d.app, d.stream))},
-      {"ip", ip_of(c.peer)},
+      {"ip", server::address_of(c.peer)},
       {"peer", c.peer},
       {"pageUrl", utf8(d.page_url)},
       {"swfUrl", utf8(d.swf_url)},

@@ -34,14 +34,6 @@ std::string field(std::string_view text, std::size_t max_bytes = 256) {
   return out;
 }
 
-std::string address_of(std::string_view peer) {
-  // "1.2.3.4:5678" or "[::1]:5678": c-ip is the address alone.
-  auto colon = peer.rfind(':');
-  std::string_view address = colon == std::string_view::npos ? peer : peer.substr(0, colon);
-  if (address.size() >= 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
-  return std::string(address);
-}
-
 // The events the log shows, by the event bus's names; a refused connect
 // is FMS's connect with status 401.
 const char* event_name(EventType type) {
@@ -96,31 +88,34 @@ std::string AccessLog::format(const ServerEvent& event) {
   double duration = 0;
   {
     std::lock_guard lock(starts_mutex_);
-    const std::string stream_key = std::to_string(event.connection_id) + "/" + event.stream;
-    auto since = [&](auto& map, const auto& key, bool erase) {
-      auto it = map.find(key);
-      if (it == map.end()) return;
-      duration = std::chrono::duration<double>(now - it->second).count();
-      if (erase) map.erase(it);
+    auto since = [&](std::chrono::steady_clock::time_point start) {
+      duration = std::chrono::duration<double>(now - start).count();
     };
-    switch (event.type) {
-      case EventType::Connect: sessions_[event.connection_id] = now; break;
-      case EventType::Disconnect:
-        since(sessions_, event.connection_id, true);
-        // A connection's streams end with it (their stop or unpublish came
-        // first); drop any start left behind.
-        for (auto it = streams_.begin(); it != streams_.end();) {
-          it = it->first.rfind(std::to_string(event.connection_id) + "/", 0) == 0 ? streams_.erase(it)
-                                                                                 : std::next(it);
-        }
-        break;
-      // A play that goes on after a seek or an unpause is one play (from
-      // its first start to its stop).
-      case EventType::Publish:
-      case EventType::Play: streams_.emplace(stream_key, now); break;
-      case EventType::Unpublish:
-      case EventType::Stop: since(streams_, stream_key, true); break;
-      default: since(streams_, stream_key, false); break;
+    if (event.type == EventType::Connect) {
+      sessions_[event.connection_id].started = now;
+    } else if (auto it = sessions_.find(event.connection_id); it != sessions_.end()) {
+      Session& open = it->second;
+      switch (event.type) {
+        case EventType::Disconnect:
+          // Its streams end with it (their stop or unpublish came first).
+          since(open.started);
+          sessions_.erase(it);
+          break;
+        // A play that goes on after a seek or an unpause is one play (from
+        // its first start to its stop).
+        case EventType::Publish:
+        case EventType::Play: open.streams.emplace(event.stream, now); break;
+        case EventType::Unpublish:
+        case EventType::Stop:
+          if (auto s = open.streams.find(event.stream); s != open.streams.end()) {
+            since(s->second);
+            open.streams.erase(s);
+          }
+          break;
+        default:
+          if (auto s = open.streams.find(event.stream); s != open.streams.end()) since(s->second);
+          break;
+      }
     }
   }
   // date and time are UTC (the header's #Remark says so).

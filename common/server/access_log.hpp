@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -56,11 +57,14 @@ class AccessLog {
   const Clock& clock_;
   const Logger& log_;
 
-  // Start times, for x-duration: of each connection and each of its
-  // streams (key: connection id and stream name).
+  // Start times, for x-duration: of each connection and of each of its
+  // streams, so that a disconnect drops all of its own at once.
+  struct Session {
+    std::chrono::steady_clock::time_point started;
+    std::map<std::string, std::chrono::steady_clock::time_point> streams;
+  };
   std::mutex starts_mutex_;
-  std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> sessions_;
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> streams_;
+  std::unordered_map<std::uint64_t, Session> sessions_;
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -43,4 +43,9 @@ const char* to_string(CloseCause cause) {
   return "other";
 }
 
+std::string address_of(std::string_view peer) {
+  const auto colon = peer.rfind(':');
+  return std::string(colon == std::string_view::npos ? peer : peer.substr(0, colon));
+}
+
 }  // namespace rw::server

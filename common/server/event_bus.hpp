@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rw::server {
@@ -51,6 +52,10 @@ enum class CloseCause {
 const char* to_string(CloseCause cause);
 
 const char* to_string(EventType type);
+
+// The address of a peer written "address:port" (ServerEvent::peer,
+// ClientEntry::peer; an IPv6 address keeps its colons).
+std::string address_of(std::string_view peer);
 
 struct ServerEvent {
   EventType type;
