@@ -157,7 +157,7 @@ TEST(ServerMetrics, ApplicationLabelsAreCapped) {
 
 TEST(ServerMetrics, RejectedClientsCannotUseUpTheApplicationLabels) {
   ObservedFixture f;
-  f.options.apps.push_back(server::AppSettings{"live", {}});
+  f.options.apps.push_back(server::AppSettings{"live", {}, {}});
   ServerMetrics metrics(f.observed);
   for (int i = 0; i < 100; ++i) {
     std::string app = "made-up-";  // (not operator+: GCC 12's -Wrestrict misfires on it here)

@@ -1,6 +1,7 @@
 #include "common/server/connection.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -225,7 +226,7 @@ void Connection::handle_media(rtmp::MediaEvent& event) {
 
 asio::awaitable<void> Connection::handle(rtmp::SessionEvent& event) {
   if (auto* connect = std::get_if<rtmp::ConnectEvent>(&event)) {
-    on_connect(*connect);
+    co_await on_connect(*connect);
   } else if (auto* create = std::get_if<rtmp::CreateStreamEvent>(&event)) {
     session_.create_stream(create->transaction_id);
   } else if (auto* publish = std::get_if<rtmp::PublishEvent>(&event)) {
@@ -257,7 +258,7 @@ asio::awaitable<void> Connection::handle(rtmp::SessionEvent& event) {
   co_return;
 }
 
-void Connection::on_connect(rtmp::ConnectEvent& event) {
+asio::awaitable<void> Connection::on_connect(rtmp::ConnectEvent& event) {
   std::string why = media::validate_app_name(event.app);
   const AppSettings* settings = why.empty() ? context_.find_app(event.app) : nullptr;
   if (why.empty() && !settings) why = "no application named '" + event.app + "'";
@@ -267,7 +268,7 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
     prefix_ += "app=" + rw::log_field(app_) + " ";
     emit(EventType::Reject, {}, why);
     close(CloseCause::Rejected, "connect rejected: " + why);
-    return;
+    co_return;
   }
   app_ = event.app;
   prefix_ += "app=" + rw::log_field(app_) + " ";
@@ -281,7 +282,7 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
     log_line(LogLevel::Warn) << why;
     emit(EventType::Reject, {}, why);
     close(CloseCause::Rejected, "connect rejected: " + why);
-    return;
+    co_return;
   }
   if (event.command_object.find("rewindServer") != nullptr) {
     // A downstream Rewind server: every pull of this application goes over
@@ -289,6 +290,20 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
     // protocol.
     downstream_server_ = true;
     session_.set_max_streams(std::max<std::size_t>(options.session.max_streams, kDownstreamServerStreams));
+  }
+  client_info_ = client_info(event);
+  if (Application* application = context_.application) {
+    // The connection's reading waits here, and with it every later message
+    // of this client: nothing it sends is handled before the answer.
+    const Decision decision = co_await application->on_connect(client_info_);
+    if (closing_) co_return;
+    if (!decision.allowed) {
+      why = decision.description.empty() ? "client rejected" : decision.description;
+      session_.reject_connect("NetConnection.Connect.Rejected", why);
+      emit(EventType::Reject, {}, why);
+      close(CloseCause::Rejected, "connect rejected: " + why);
+      co_return;
+    }
   }
   amf::Object extra;
   if (!options.server_id.empty()) {
@@ -307,6 +322,18 @@ void Connection::on_connect(rtmp::ConnectEvent& event) {
 asio::awaitable<void> Connection::on_publish(const rtmp::PublishEvent& event) {
   // A second publish or a publish over a play on one stream id replaces it.
   streams_.erase(event.stream_id);
+  // A name that is not valid is refused as such by PublishStream::start,
+  // without asking.
+  media::StreamName name = media::split_stream_name(event.name);
+  if (Application* application = context_.application; application && media::validate_stream_name(name.name).empty()) {
+    const Decision decision = co_await application->on_publish(client_info_, stream_request(name));
+    if (closing_) co_return;
+    if (!decision.allowed) {
+      refuse_stream(event.stream_id, "NetStream.Publish.Rejected", name.name, decision.description);
+      streams_changed();
+      co_return;
+    }
+  }
   auto stream = co_await PublishStream::start(*this, event);
   if (!stream || closing_) {
     streams_changed();
@@ -325,6 +352,15 @@ asio::awaitable<void> Connection::on_publish(const rtmp::PublishEvent& event) {
 asio::awaitable<void> Connection::on_play(std::uint32_t stream_id, const PlayStream::Request& request) {
   streams_.erase(stream_id);  // play on a playing stream replaces it
   streams_changed();
+  media::StreamName name = media::split_stream_name(request.raw_name);
+  if (Application* application = context_.application; application && media::validate_stream_name(name.name).empty()) {
+    const Decision decision = co_await application->on_play(client_info_, stream_request(name));
+    if (closing_) co_return;
+    if (!decision.allowed) {
+      refuse_stream(stream_id, "NetStream.Play.Failed", name.name, decision.description);
+      co_return;
+    }
+  }
   auto stream = co_await PlayStream::start(*this, stream_id, request);
   if (stream && !closing_) {
     streams_[stream_id] = std::move(stream);
@@ -349,6 +385,84 @@ asio::awaitable<void> Connection::on_play2(const rtmp::Play2Event& event) {
     request.reset = false;
   }
   co_await on_play(event.stream_id, request);
+}
+
+ClientInfo Connection::client_info(const rtmp::ConnectEvent& event) const {
+  auto text = [&](const char* key) {
+    const amf::Value* v = event.command_object.find(key);
+    return v ? std::string(v->as_string()) : std::string();
+  };
+  ClientInfo info;
+  info.connection_id = id_;
+  info.ip = address_of(peer_);
+  info.app = event.app;
+  info.tc_url = event.tc_url;
+  info.page_url = text("pageUrl");
+  if (!event.app_query.empty()) {
+    info.param = "?" + event.app_query;
+  } else if (auto q = event.tc_url.find('?'); q != std::string::npos) {
+    info.param = event.tc_url.substr(q);
+  }
+  info.rewind_role = text("rewindRole");
+  info.rewind_server = text("rewindServer");
+  return info;
+}
+
+StreamRequest Connection::stream_request(const media::StreamName& name) {
+  return StreamRequest{name.name, name.query.empty() ? std::string() : "?" + name.query};
+}
+
+void Connection::refuse_stream(std::uint32_t stream_id, std::string_view code, const std::string& name,
+                               const std::string& description) {
+  const std::string why = description.empty() ? "refused by the application" : description;
+  session_.send_status(stream_id, "error", code, why, amf::Object{{"details", name}});
+  flush_session();
+  emit(EventType::Error, name, std::string(code) + ": " + why);
+  log_line(LogLevel::Info) << code << " " << rw::log_field(name) << ": " << rw::log_escape(why);
+}
+
+void Connection::start_bandwidth_check(const BandwidthSettings& settings) {
+  if (bandwidth_ || closing_) return;  // one at a time: a second request joins the running one
+  bandwidth_ = std::make_unique<BandwidthProbe>(settings, next_call_transaction_, context_.clock.now());
+  if (!bandwidth_timer_) bandwidth_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  asio::co_spawn(socket_.get_executor(), run_bandwidth_check(shared_from_this(), settings.data_size), asio::detached);
+}
+
+asio::awaitable<void> Connection::run_bandwidth_check(std::shared_ptr<Connection> self, std::size_t data_size) {
+  // The payload, made once: a string of data_size bytes in each call.
+  const amf::Value payload(std::string(data_size, 'x'));
+  const auto started = context_.clock.now();
+  while (!closing_) {
+    const auto now = context_.clock.now();
+    while (auto call = bandwidth_->next(now)) {
+      next_call_transaction_ = std::max(next_call_transaction_, call->transaction_id + 1);
+      std::vector<amf::Value> args;
+      if (call->payload) args.push_back(payload);
+      session_.send_call("onBWCheck", std::move(args), call->transaction_id);
+    }
+    flush_session();
+    const BandwidthProbe::State state = bandwidth_->state(now);
+    if (state == BandwidthProbe::State::Abandoned) {
+      // ffmpeg, rtmpdump and players without an onBWCheck: left alone.
+      log_line(LogLevel::Debug) << "bandwidth check: no answer to onBWCheck, given up";
+      break;
+    }
+    if (state == BandwidthProbe::State::Done) {
+      const BandwidthProbe::Result r = bandwidth_->result();
+      session_.send_call("onBWDone", {amf::Value(std::round(r.kbps)), amf::Value(r.delta_down_kbit),
+                                      amf::Value(r.delta_time_s), amf::Value(std::round(r.latency_ms))});
+      flush_session();
+      log_line(LogLevel::Info) << "bandwidth check: " << std::lround(r.kbps) << " kbit/s, latency "
+                               << std::lround(r.latency_ms) << " ms, "
+                               << std::chrono::duration_cast<std::chrono::milliseconds>(now - started).count()
+                               << " ms";
+      break;
+    }
+    bandwidth_timer_->expires_at(bandwidth_->wake_at(now));
+    co_await bandwidth_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  bandwidth_.reset();
+  (void)self;  // held for the check's life
 }
 
 void Connection::on_close_stream(const rtmp::CloseStreamEvent& event) {
@@ -438,6 +552,20 @@ asio::awaitable<void> Connection::on_command(rtmp::CommandEvent& event) {
   }
   if (name == "DVRSetStreamInfo") {
     co_await on_dvr_set_stream_info(cmd);
+    co_return;
+  }
+  if (name == "checkBandwidth") {
+    const AppSettings* app = context_.find_app(app_);
+    if (!app || !app->bandwidth.enabled) {
+      session_.send_call_error(cmd.transaction_id, "bandwidth detection is off for application " + app_);
+      co_return;
+    }
+    if (cmd.transaction_id != 0) session_.send_result(cmd.transaction_id, {amf::Null{}});
+    start_bandwidth_check(app->bandwidth);
+    co_return;
+  }
+  if (name == "_result" && bandwidth_ && bandwidth_->answer(cmd.transaction_id, context_.clock.now())) {
+    bandwidth_timer_->cancel();  // the check sends the next call at once
     co_return;
   }
   if (name == "_result" || name == "_error" || name == "_checkbw" || name == "onBWDone") {
@@ -768,6 +896,7 @@ void Connection::close(CloseCause cause, std::string_view reason) {
   if (closing_) return;
   closing_ = true;
   client_->set_kick(nullptr);  // nothing left to kick
+  if (bandwidth_timer_) bandwidth_timer_->cancel();  // the check sees closing_ and ends
   close_cause_ = cause;
   close_reason_ = std::string(reason);
   // Tear down later: close() may be called from inside a stream's callback.

@@ -16,6 +16,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -27,6 +28,8 @@
 
 #include "common/base/log.hpp"
 #include "common/rtmp/server_session.hpp"
+#include "common/media/stream_name.hpp"
+#include "common/server/application.hpp"
 #include "common/server/out_queue.hpp"
 #include "common/server/play_stream.hpp"
 #include "common/server/server_context.hpp"
@@ -114,6 +117,10 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   // flood the log; the first line after a pause says how many were dropped.
   LogLine log_line(LogLevel level);
 
+  // FMS's bandwidth detection (docs/applications.md): onBWCheck calls,
+  // then onBWDone. One at a time; asked by the client's checkBandwidth.
+  void start_bandwidth_check(const BandwidthSettings& settings);
+
   // Closes the socket now, without writing what is queued.
   void teardown();
 
@@ -132,7 +139,14 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   boost::asio::awaitable<void> handle(rtmp::SessionEvent& event);
   // Media from a publisher: the hot path, never suspends.
   void handle_media(rtmp::MediaEvent& event);
-  void on_connect(rtmp::ConnectEvent& event);
+  boost::asio::awaitable<void> on_connect(rtmp::ConnectEvent& event);
+  // What the application is told about this client and its streams.
+  ClientInfo client_info(const rtmp::ConnectEvent& event) const;
+  static StreamRequest stream_request(const media::StreamName& name);
+  // The application refused a publish or a play: an error status on the
+  // stream (the connection stays, as FMS keeps it).
+  void refuse_stream(std::uint32_t stream_id, std::string_view code, const std::string& name,
+                     const std::string& description);
   boost::asio::awaitable<void> on_command(rtmp::CommandEvent& event);
   boost::asio::awaitable<void> on_publish(const rtmp::PublishEvent& event);
   boost::asio::awaitable<void> on_play(std::uint32_t stream_id, const PlayStream::Request& request);
@@ -150,6 +164,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   void describe_connect(const rtmp::ConnectEvent& event);
   void describe_streams();
   void wait_writable();
+  boost::asio::awaitable<void> run_bandwidth_check(std::shared_ptr<Connection> self, std::size_t data_size);
   struct FeedRead {
     std::uint32_t stream_id;
     media::FeedCursor cursor;
@@ -169,6 +184,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   std::string peer_;
   std::string app_;     // as the client sent it
   std::string prefix_;  // "conn=ID peer=ADDR app=APP " for log lines, escaped
+  ClientInfo client_info_;  // from the accepted connect
   rtmp::ServerSession session_;
   std::vector<rtmp::SessionEvent> events_;  // reused between reads
   std::vector<std::uint8_t> own_buffer_;      // publishers only: see read_loop
@@ -200,6 +216,14 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   CloseCause close_cause_ = CloseCause::ClientClosed;
   // What the admin API and the metrics see of this connection.
   std::shared_ptr<ClientEntry> client_;
+  // A bandwidth check running, and the timer it waits on (an answer
+  // cancels it).
+  std::unique_ptr<BandwidthProbe> bandwidth_;
+  std::unique_ptr<boost::asio::steady_timer> bandwidth_timer_;
+  // Transaction ids of our calls to the client (onBWCheck): far from the
+  // small numbers clients number their own calls with, not that it
+  // matters (answers to the client's calls are not ours).
+  double next_call_transaction_ = 1'000'000;
 
   friend class Worker;
 };

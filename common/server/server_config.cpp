@@ -1,5 +1,6 @@
 #include "common/server/server_config.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -22,6 +23,13 @@ AppSettings app_settings(const config::AppSettings& app) {
   out.dvr.max_bytes = d.max_bytes();
   out.dvr.tail_max_bytes = d.tail_max_bytes();
   out.dvr.write_queue_max_bytes = d.write_queue_max_bytes();
+  const config::BandwidthDetection& b = app.bandwidth_detection();
+  out.bandwidth.enabled = b.enabled();
+  out.bandwidth.max_rate_kbps = b.max_rate_kbps();
+  // An AMF0 string of at most 65535 bytes carries it; at least 1 KiB, or
+  // the per-call overhead is what gets measured.
+  out.bandwidth.data_size = std::clamp<std::size_t>(b.data_size(), 1024, 65535);
+  out.bandwidth.max_wait = std::chrono::milliseconds(std::clamp<std::uint32_t>(b.max_wait_ms(), 100, 10'000));
   return out;
 }
 

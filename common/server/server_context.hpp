@@ -13,6 +13,7 @@
 #include "common/base/log.hpp"
 #include "common/media/stream_hub.hpp"
 #include "common/rtmp/server_session.hpp"
+#include "common/server/bandwidth_probe.hpp"
 #include "common/server/client_registry.hpp"
 #include "common/server/event_bus.hpp"
 #include "common/server/out_queue.hpp"
@@ -32,6 +33,7 @@ struct DvrPolicy {
 struct AppSettings {
   std::string name;
   DvrPolicy dvr;
+  BandwidthSettings bandwidth;
 };
 
 struct ServerOptions {
@@ -67,6 +69,7 @@ struct ServerOptions {
   AppSettings default_app;
 };
 
+class Application;
 class DvrAccess;
 class SegmentSource;
 class LivePuller;
@@ -92,6 +95,9 @@ struct ServerContext {
   // At a relay or an edge: where live streams come from; nullptr at the
   // origin.
   LivePuller* puller = nullptr;
+  // Decides who may connect, publish and play (HTTP callbacks, scripts);
+  // nullptr: everyone may (docs/applications.md).
+  Application* application = nullptr;
 
   // The settings for an application, or nullptr when clients may not use it.
   const AppSettings* find_app(const std::string& name) const;
