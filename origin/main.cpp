@@ -5,10 +5,10 @@
 #include <filesystem>
 
 #include "common/admin/admin_server.hpp"
+#include "common/apps/server_apps.hpp"
 #include "common/base/clock.hpp"
 #include "common/base/log.hpp"
 #include "common/dvr/segment_store.hpp"
-#include "common/hooks/http_hooks.hpp"
 #include "common/media/stream_hub.hpp"
 #include "common/server/server.hpp"
 #include "common/server/access_log.hpp"
@@ -70,11 +70,10 @@ int main(int argc, char** argv) {
     access_log = std::make_unique<rw::server::AccessLog>(config.access_log(), clock, log);
     access_log->subscribe(events);
   }
-  // SRS's HTTP callbacks, when an application has any (docs/applications.md).
-  std::unique_ptr<rw::hooks::HttpHooks> hooks = rw::hooks::HttpHooks::from(config, options.role, options.server_id, log);
-  if (hooks) hooks->subscribe(events);
+  // HTTP callbacks and Lua scripts, when configured (docs/applications.md).
+  rw::apps::ServerApplications applications(config, options.role, options.server_id, log, events);
   rw::server::ServerContext context(options, log, clock, streams, events);
-  context.application = hooks.get();
+  context.application = applications.get();
   context.dvr = &dvr;
   context.segments = &dvr;
   // Retention over every recording (finished ones too) and the store's cap.

@@ -8,7 +8,8 @@ ASAN_BUILD_DIR=${REWIND_ASAN_BUILD_DIR:-$REPO_ROOT/build-asan}
 
 # Packages to build Rewind.
 BUILD_PACKAGES=(cmake ninja-build g++ ccache pkg-config libssl-dev
-  libboost1.81-dev libboost-json1.81-dev librocksdb-dev prometheus-cpp-dev libprotobuf-dev protobuf-compiler libgtest-dev)
+  libboost1.81-dev libboost-json1.81-dev librocksdb-dev prometheus-cpp-dev libprotobuf-dev protobuf-compiler libgtest-dev
+  liblua5.4-dev)
 # Real clients, peers and tools the tests use.
 TEST_PACKAGES=(clang libclang-rt-14-dev python3 python3-librtmp ffmpeg rtmpdump
   nginx libnginx-mod-rtmp sysstat procps iproute2 prometheus)

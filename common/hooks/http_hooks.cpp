@@ -145,7 +145,8 @@ asio::awaitable<Decision> HttpHooks::decide(std::string_view action, std::vector
   co_return Decision::allow();
 }
 
-asio::awaitable<Decision> HttpHooks::on_connect(ClientInfo client) {
+asio::awaitable<Decision> HttpHooks::on_connect(ClientInfo client, std::shared_ptr<server::ClientLink>,
+                                                std::vector<amf::Value>) {
   const config::HookSettings& hooks = settings_of(client.app);
   {
     // Remembered before the answer: a disconnect meanwhile forgets it.

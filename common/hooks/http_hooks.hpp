@@ -58,7 +58,9 @@ class HttpHooks : public server::Application {
   // The informing callbacks follow the server's events.
   void subscribe(server::EventBus& bus);
 
-  boost::asio::awaitable<server::Decision> on_connect(server::ClientInfo client) override;
+  boost::asio::awaitable<server::Decision> on_connect(server::ClientInfo client,
+                                                      std::shared_ptr<server::ClientLink> link,
+                                                      std::vector<amf::Value> args) override;
   boost::asio::awaitable<server::Decision> on_publish(server::ClientInfo client, server::StreamRequest stream) override;
   boost::asio::awaitable<server::Decision> on_play(server::ClientInfo client, server::StreamRequest stream) override;
 

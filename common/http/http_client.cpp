@@ -263,11 +263,15 @@ asio::awaitable<HttpClient::Outcome> HttpClient::exchange(std::string url_text, 
   const asio::cancellation_state cancel_state = co_await asio::this_coro::cancellation_state;
   const auto started = Clock::now();
   const auto deadline = started + timeout;
+  const auto cancelled = [&] { return cancel_state.cancelled() != asio::cancellation_type::none; };
   const auto fail = [&](std::string why) {
     // The client stopping and the caller cancelling are what made an
     // operation fail, whatever error it reports.
-    if (stopping_) why = "client stopped";
-    else if (cancel_state.cancelled() != asio::cancellation_type::none) why = "cancelled";
+    if (stopping_) {
+      why = "client stopped";
+    } else if (cancelled()) {
+      why = "cancelled";
+    }
     log_.debug() << "http client: POST " << log_escape(url_text) << " failed: " << why;
     Outcome outcome;
     outcome.error = std::move(why);
@@ -291,9 +295,16 @@ asio::awaitable<HttpClient::Outcome> HttpClient::exchange(std::string url_text, 
   if (!lease) co_return fail(timed_out);
   for (bool retried = false;;) {
     Connection& connection = lease->connection();
-    if (stopping_) co_return fail("client stopped");
+    // A cancellation that came between two operations (or as the pool
+    // handed this one a connection) has cancelled none of them: it is
+    // looked for before each.
+    if (stopping_ || cancelled()) {
+      lease->give_back(connection.connected);
+      co_return fail("cancelled");
+    }
     if (!connection.connected) {
       if (auto error = co_await connect(connection, *url, deadline, timed_out)) co_return fail(*error);
+      if (cancelled()) co_return fail("cancelled");
     }
 
     connection.stream.expires_at(deadline);
@@ -305,6 +316,7 @@ asio::awaitable<HttpClient::Outcome> HttpClient::exchange(std::string url_text, 
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(options_.max_response_body_bytes);
     bool answered_some = false;
+    if (!ec && cancelled()) ec = asio::error::operation_aborted;
     if (!ec) {
       auto [read_error, read_bytes] =
           co_await bhttp::async_read(connection.stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
@@ -318,8 +330,7 @@ asio::awaitable<HttpClient::Outcome> HttpClient::exchange(std::string url_text, 
       // when the server closed it while it was idle (its own keep-alive
       // timeout) just as it was taken: the request goes once more, on a
       // fresh connection.
-      if (lease->reused() && !answered_some && !retried && !stopping_ &&
-          cancel_state.cancelled() == asio::cancellation_type::none) {
+      if (lease->reused() && !answered_some && !retried && !stopping_ && !cancelled()) {
         log_.debug() << "http client: " << connection.key << ": kept-alive connection failed (" << ec.message()
                      << "), retrying on a fresh one";
         lease->renew();
@@ -358,7 +369,7 @@ asio::awaitable<std::optional<HttpClient::Lease>> HttpClient::acquire(const std:
     connection->stream.socket().cancel(ignored);
     co_return Lease(*this, std::move(connection), true);
   }
-  if (pool.open < options_.max_connections_per_host) {
+  if (pool.open < std::max<std::size_t>(options_.max_connections_per_host, 1)) {
     ++pool.open;
     co_return Lease(*this, std::make_shared<Connection>(*this, key), false);
   }

@@ -48,7 +48,7 @@ struct HttpUrl {
 Expected<HttpUrl, std::string> parse_http_url(std::string_view url);
 
 struct HttpClientOptions {
-  std::size_t max_connections_per_host = 8;          // further requests wait for a free connection
+  std::size_t max_connections_per_host = 8;          // (at least 1) further requests wait for a free connection
   std::size_t max_response_body_bytes = 64 * 1024;   // a bigger answer is an error
   std::chrono::milliseconds idle_keepalive{15'000};  // an idle pooled connection is closed after this
 };

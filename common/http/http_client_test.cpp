@@ -291,6 +291,7 @@ TEST_F(HttpClientTest, PostsToAnIpv6Address) {
   auto created = HttpServer::create(
       options,
       [&](const Request& request, const Peer&) {
+        std::lock_guard lock(mutex_);
         host_header = std::string(request[bhttp::field::host]);
         return text_response(200, "0");
       },
@@ -302,6 +303,7 @@ TEST_F(HttpClientTest, PostsToAnIpv6Address) {
   const std::string authority = "[::1]:" + std::to_string(server_->port());
   auto answer = post_from_here(http, "http://" + authority + "/hook");
   ASSERT_TRUE(answer) << answer.error();
+  std::lock_guard lock(mutex_);
   EXPECT_EQ(host_header, authority);
 }
 

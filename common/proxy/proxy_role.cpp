@@ -5,10 +5,10 @@
 #include <filesystem>
 
 #include "common/admin/admin_server.hpp"
+#include "common/apps/server_apps.hpp"
 #include "common/base/clock.hpp"
 #include "common/base/log.hpp"
 #include "common/cache/segment_cache.hpp"
-#include "common/hooks/http_hooks.hpp"
 #include "common/media/stream_hub.hpp"
 #include "common/proxy/proxy_manager.hpp"
 #include "common/server/access_log.hpp"
@@ -61,12 +61,11 @@ int run_proxy_role(std::string_view role, std::string_view program, std::string_
     access_log = std::make_unique<server::AccessLog>(config.access_log(), clock, log);
     access_log->subscribe(events);
   }
-  // SRS's HTTP callbacks, when an application has any (docs/applications.md).
-  std::unique_ptr<hooks::HttpHooks> hooks = hooks::HttpHooks::from(config, options.role, options.server_id, log);
-  if (hooks) hooks->subscribe(events);
+  // HTTP callbacks and Lua scripts, when configured (docs/applications.md).
+  apps::ServerApplications applications(config, options.role, options.server_id, log, events);
   ProxyManager manager(streams, events, cache, std::move(settings), log);
   server::ServerContext context(options, log, clock, streams, events);
-  context.application = hooks.get();
+  context.application = applications.get();
   context.segments = &manager.segments();
   context.puller = &manager;
   admin::Observed observed(context);

@@ -376,9 +376,10 @@ void ServerSession::accept_connect(const amf::Object& extra_info) {
 }
 
 void ServerSession::reject_connect(std::string_view code, std::string_view description,
-                                   std::optional<amf::Value> application) {
+                                   std::optional<amf::Value> application, const amf::Object& extra_info) {
   amf::Object info = status_object("error", code, description);
   if (application) info.set("application", std::move(*application));
+  for (const auto& property : extra_info.properties) info.set(property.key, property.value);
   send_command(csid::kCommand, 0, Command{"_error", connect_.transaction_id, amf::Null{}, {std::move(info)}});
   state_ = State::Rejected;
 }

@@ -233,8 +233,9 @@ class ServerSession {
   // _error with NetConnection.Connect.Rejected (or another code such as
   // InvalidApp) and `description`; `application` goes into the info object
   // as FMS does. The next feed() reports SessionErrorKind::Rejected.
+  // `extra_info` fields go into the info object too (a redirect's ex).
   void reject_connect(std::string_view code, std::string_view description,
-                      std::optional<amf::Value> application = std::nullopt);
+                      std::optional<amf::Value> application = std::nullopt, const amf::Object& extra_info = {});
   // Creates a stream and answers createStream with its id; nullopt (and an
   // _error reply) when the connection has max_streams already.
   std::optional<std::uint32_t> create_stream(double transaction_id);

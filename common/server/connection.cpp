@@ -258,6 +258,43 @@ asio::awaitable<void> Connection::handle(rtmp::SessionEvent& event) {
   co_return;
 }
 
+namespace {
+
+// What an application holds of a client: posts to the connection's worker,
+// where a connection that is gone is found gone.
+class ConnectionLink final : public ClientLink {
+ public:
+  ConnectionLink(std::weak_ptr<Connection> connection, asio::any_io_executor executor)
+      : connection_(std::move(connection)), executor_(std::move(executor)) {}
+  void invoke(std::string name, std::vector<amf::Value> args) override {
+    asio::post(executor_, [c = connection_, name = std::move(name), args = std::move(args)]() mutable {
+      if (auto connection = c.lock(); connection && !connection->closing()) {
+        connection->session().send_call(name, std::move(args));
+        connection->flush_session();
+      }
+    });
+  }
+  void close(std::string why) override {
+    asio::post(executor_, [c = connection_, why = std::move(why)] {
+      if (auto connection = c.lock()) connection->close(CloseCause::Kicked, "closed by the application: " + why);
+    });
+  }
+  void check_bandwidth() override {
+    asio::post(executor_, [c = connection_] {
+      auto connection = c.lock();
+      if (!connection || connection->closing()) return;
+      const AppSettings* app = connection->context().find_app(connection->app());
+      if (app) connection->start_bandwidth_check(app->bandwidth);
+    });
+  }
+
+ private:
+  std::weak_ptr<Connection> connection_;
+  asio::any_io_executor executor_;
+};
+
+}  // namespace
+
 asio::awaitable<void> Connection::on_connect(rtmp::ConnectEvent& event) {
   std::string why = media::validate_app_name(event.app);
   const AppSettings* settings = why.empty() ? context_.find_app(event.app) : nullptr;
@@ -292,11 +329,23 @@ asio::awaitable<void> Connection::on_connect(rtmp::ConnectEvent& event) {
     session_.set_max_streams(std::max<std::size_t>(options.session.max_streams, kDownstreamServerStreams));
   }
   client_info_ = client_info(event);
+  amf::Object extra;
   if (Application* application = context_.application) {
     // The connection's reading waits here, and with it every later message
     // of this client: nothing it sends is handled before the answer.
-    const Decision decision = co_await application->on_connect(client_info_);
+    Decision decision = co_await application->on_connect(
+        client_info_, std::make_shared<ConnectionLink>(weak_from_this(), socket_.get_executor()), event.args);
     if (closing_) co_return;
+    if (!decision.redirect.empty()) {
+      // FMS's and SRS's redirect: Rejected, with ex.code 302 and
+      // ex.redirect, which Flash players and OSMF follow.
+      why = "redirected to " + decision.redirect;
+      session_.reject_connect("NetConnection.Connect.Rejected", why, std::nullopt,
+                              amf::Object{{"ex", amf::Object{{"code", 302.0}, {"redirect", decision.redirect}}}});
+      emit(EventType::Reject, {}, why);
+      close(CloseCause::Rejected, "connect " + why);
+      co_return;
+    }
     if (!decision.allowed) {
       why = decision.description.empty() ? "client rejected" : decision.description;
       session_.reject_connect("NetConnection.Connect.Rejected", why);
@@ -304,8 +353,8 @@ asio::awaitable<void> Connection::on_connect(rtmp::ConnectEvent& event) {
       close(CloseCause::Rejected, "connect rejected: " + why);
       co_return;
     }
+    extra = std::move(decision.info);
   }
-  amf::Object extra;
   if (!options.server_id.empty()) {
     extra.set("rewindServer", options.server_id);
     extra.set("rewindRole", options.role);
@@ -571,6 +620,20 @@ asio::awaitable<void> Connection::on_command(rtmp::CommandEvent& event) {
   if (name == "_result" || name == "_error" || name == "_checkbw" || name == "onBWDone") {
     // Answers to our calls, and librtmp's bandwidth check ping: nothing to do.
     co_return;
+  }
+  if (Application* application = context_.application; application && connected_) {
+    // A method of the application's (a script's client:onMessage).
+    CallAnswer answer = co_await application->on_call(client_info_, name, cmd.args);
+    if (closing_) co_return;
+    if (answer.handled) {
+      if (cmd.transaction_id == 0) co_return;  // nobody waits for it
+      if (answer.ok) {
+        session_.send_result(cmd.transaction_id, {std::move(answer.value)});
+      } else {
+        session_.send_call_error(cmd.transaction_id, answer.error);
+      }
+      co_return;
+    }
   }
   log_line(LogLevel::Info) << "unknown command '" << rw::log_escape(name) << "'";
   session_.send_call_error(cmd.transaction_id, "Method not found (" + name + ").");
