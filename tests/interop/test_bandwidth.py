@@ -128,7 +128,7 @@ class BandwidthTest(unittest.TestCase):
         self.assertGreater(delta_time, 1.5)
         self.assertAlmostEqual(kbps, delta_down / delta_time, delta=1)
         self.assertGreaterEqual(latency, 1)
-        self.assertTrue(self.server.log.find(r"bandwidth check: \d+ kbit/s"))
+        self.server.wait_log(r"bandwidth check: \d+ kbit/s", timeout=5)
 
     def test_2_max_rate_caps_what_is_sent(self):
         done, _, _, c = check_bandwidth(self.server.port, app="capped")

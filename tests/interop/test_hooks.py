@@ -232,7 +232,7 @@ class OriginHooksTest(ServerTest):
         self.assertEqual(reply, "_error")
         self.assertEqual(info["code"], "NetConnection.Connect.Rejected")
         self.assertEqual(info["description"], "on_connect callback denied")
-        self.assertTrue(self.origin.log.find(r"hook on_connect .*/origin.* denied: HTTP 403"))
+        self.origin.wait_log(r"hook on_connect .*/origin.* denied: HTTP 403", timeout=5)
 
     def test_3_denied_publish_and_play(self):
         c, reply, _ = raw_connect(self.origin)
@@ -294,7 +294,7 @@ class TimeoutHookTest(ServerTest):
             self.assertEqual((reply, code), ("_error", "NetConnection.Connect.Rejected"))
             self.assertGreater(seconds, 0.7)
             self.assertLess(seconds, 3.0)
-        self.assertTrue(self.origin.log.find(r"hook on_connect .*/slow.* denied: timed out"))
+        self.origin.wait_log(r"hook on_connect .*/slow.* denied: timed out", timeout=5)
 
 
 class ChainHooksTest(ServerTest):
