@@ -527,7 +527,15 @@ asio::awaitable<CallAnswer> LuaApplications::on_call(ClientInfo client, std::str
 asio::awaitable<Decision> LuaApplications::connect_there(ClientInfo client, std::shared_ptr<server::ClientLink> link,
                                                          std::vector<amf::Value> args) {
   std::shared_ptr<Script> script = script_for(client.app);
-  if (!script) co_return Decision::allow();
+  if (!script) {
+    // No script: nothing to decide. A script that does not load refuses
+    // (it may be what keeps strangers out), until it is fixed on disk.
+    const bool own = failed_.count(client.app) > 0;
+    if (own || (failed_.count("") > 0 && !std::filesystem::exists(options_.apps_dir / client.app / "main.lua"))) {
+      co_return Decision::deny("application script failed to load");
+    }
+    co_return Decision::allow();
+  }
   lua_State* L = script->L;
 
   if (push_handler(L, "onHandshake")) {

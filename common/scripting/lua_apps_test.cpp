@@ -159,5 +159,18 @@ TEST_F(LuaAppsTest, AnApplicationScriptAndItsReload) {
   EXPECT_EQ(await(a->on_connect(client(3, "vod"), link, {})).info.find("from")->as_string(), "vod2");
 }
 
+TEST_F(LuaAppsTest, AScriptThatDoesNotLoadRefusesUntilFixed) {
+  write("main.lua", "function onConnection( -- a syntax error");
+  auto a = apps();
+  auto link = std::make_shared<NoLink>();
+  server::Decision d = await(a->on_connect(client(1), link, {}));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.description, "application script failed to load");
+  write("main.lua", "function onConnection() end");
+  std::filesystem::last_write_time(dir_ / "main.lua",
+                                   std::filesystem::last_write_time(dir_ / "main.lua") + std::chrono::seconds(2));
+  EXPECT_TRUE(await(a->on_connect(client(2), link, {})).allowed);
+}
+
 }  // namespace
 }  // namespace rw::scripting
