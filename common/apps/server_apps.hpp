@@ -18,8 +18,10 @@ namespace rw::apps {
 class ServerApplications {
  public:
   // Subscribes what it made to `events`; call before the server starts.
+  // `proxies`: a relay's or an edge's, for scripts' ProxyStream (nullptr
+  // at the origin).
   ServerApplications(const config::Config& config, const std::string& role, const std::string& server_id,
-                     Logger& log, server::EventBus& events);
+                     Logger& log, server::EventBus& events, server::StreamProxies* proxies = nullptr);
   // What ServerContext::application should be: nullptr when nothing is
   // configured, so connects are not delayed at all.
   server::Application* get() { return chain_.get(); }

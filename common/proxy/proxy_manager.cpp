@@ -9,6 +9,8 @@
 #include <future>
 
 #include "common/cluster/identity.hpp"
+#include "common/cluster/upstream_url.hpp"
+#include "common/media/stream_name.hpp"
 
 namespace rw::proxy {
 
@@ -116,6 +118,7 @@ void ProxyManager::stop() {
       }
       pulls_.clear();
       for (auto& [app, up] : upstreams_) up->stop();
+      for (auto& [id, pull] : script_pulls_) pull.upstream->stop();
       work_.reset();
     });
     thread_.join();
@@ -127,6 +130,7 @@ void ProxyManager::stop() {
   // here, with the io_context, before the upstreams they refer to.
   pulls_.clear();
   upstreams_.clear();
+  script_pulls_.clear();
 }
 
 bool ProxyManager::pulls(const std::string& app) const {
@@ -160,6 +164,15 @@ void ProxyManager::on_status(const ProxyStatus& status) {
                                  {}, {}, {}};
     failover.cause = status.failover_cause;
     events_.publish(failover);
+  }
+  for (const auto& [id, pull] : script_pulls_) {
+    // A script's pull hears its stream's statuses and its upstream's.
+    if (pull.key.first == status.app && (status.stream.empty() || status.stream == pull.key.second)) {
+      const bool error = status.code.find("BadName") != std::string::npos ||
+                         status.code.find("Failed") != std::string::npos ||
+                         status.code.find("Rejected") != std::string::npos;
+      pull.on_status(status.code, error ? "error" : "status", status.description);
+    }
   }
   if (!status.stream.empty()) {
     if (auto it = pulls_.find(Key{status.app, status.stream}); it != pulls_.end()) {
@@ -206,8 +219,8 @@ std::optional<server::ProxyReport> ProxyManager::report(std::chrono::millisecond
 }
 
 std::shared_ptr<ProxyManager::Pull> ProxyManager::open_pull(const Key& key, const std::string& remote,
-                                                           bool is_static) {
-  auto up = upstream_for(key.first);
+                                                           bool is_static, std::shared_ptr<Upstream> up) {
+  if (!up) up = upstream_for(key.first);
   if (!up) return nullptr;
   auto pull = std::make_shared<Pull>();
   pull->upstream = up;
@@ -229,6 +242,54 @@ void ProxyManager::close_pull(const Key& key) {
   pulls_.erase(it);
   pull->upstream->remove_play(*pull->stream);
   pull->stream.reset();
+}
+
+std::uint64_t ProxyManager::proxy_from(std::string url, std::string local, std::string remote, Status on_status) {
+  const std::uint64_t id = next_script_pull_++;
+  asio::post(io_, [this, id, url = std::move(url), local = std::move(local), remote = std::move(remote),
+                   on_status = std::move(on_status)] { proxy_from_here(id, url, local, remote, on_status); });
+  return id;
+}
+
+void ProxyManager::proxy_from_here(std::uint64_t id, const std::string& url, const std::string& local,
+                                   const std::string& remote, const Status& script_status) {
+  if (stopped_) return;
+  const std::optional<UpstreamUrl> upstream = cluster::parse_upstream_url(url);
+  if (!upstream || upstream->app.empty()) {
+    script_status("ProxyStream.Proxy.BadName", "error", "not an upstream rtmp://HOST[:PORT]/APP: " + url);
+    return;
+  }
+  const std::string& app = upstream->app;
+  if (std::string why = media::validate_stream_name(local); !why.empty()) {
+    script_status("ProxyStream.Proxy.BadName", "error", local + ": " + why);
+    return;
+  }
+  const Key key{app, local};
+  if (pulls_.count(key)) {
+    script_status("ProxyStream.Proxy.BadName", "error", app + "/" + local + " is already pulled here");
+    return;
+  }
+  log_.info() << "proxy: a script pulls " << log_field(app) << "/" << log_field(local) << " from " << log_field(url)
+              << " as " << log_field(remote);
+  auto up = std::make_shared<Upstream>(io_.get_executor(), app, std::vector<UpstreamUrl>{*upstream},
+                                       settings_.identity, settings_.upstream, log_,
+                                       [this](const ProxyStatus& s) { on_status(s); });
+  // Registered first: the pull's first statuses go to the script too.
+  script_pulls_[id] = ScriptPull{key, up, script_status};
+  up->start();
+  open_pull(key, remote, true, up);
+}
+
+void ProxyManager::stop_proxy(std::uint64_t id) {
+  asio::post(io_, [this, id] {
+    auto it = script_pulls_.find(id);
+    if (it == script_pulls_.end()) return;
+    ScriptPull pull = std::move(it->second);
+    script_pulls_.erase(it);
+    if (auto p = pulls_.find(pull.key); p != pulls_.end() && p->second->upstream == pull.upstream) close_pull(pull.key);
+    pull.upstream->stop();
+    pull.on_status("ProxyStream.Proxy.Stop", "status", "stopped by the script");
+  });
 }
 
 asio::awaitable<server::LivePuller::Want> ProxyManager::want(const std::string& app, const std::string& name,
@@ -321,12 +382,13 @@ void ProxyManager::tick() {
   for (const Key& key : expired) {
     const bool again = pulls_[key]->is_static;
     const std::string remote = pulls_[key]->remote;
+    const std::shared_ptr<Upstream> up = pulls_[key]->upstream;
     if (!again) {
       log_.info() << "proxy: " << log_field(key.first) << "/" << log_field(key.second)
                   << " has had no player for " << settings_.linger.count() << " ms: the pull stops";
     }
     close_pull(key);
-    if (again) open_pull(key, remote, true);
+    if (again) open_pull(key, remote, true, up);
   }
   ticker_.expires_after(kTick);
   ticker_.async_wait([this](boost::system::error_code ec) {

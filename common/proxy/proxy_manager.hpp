@@ -65,7 +65,7 @@ struct ProxyManagerSettings {
 // validation: its upstream URLs parse).
 ProxyManagerSettings proxy_settings(const config::Config& config, Identity identity);
 
-class ProxyManager : public server::LivePuller {
+class ProxyManager : public server::LivePuller, public server::StreamProxies {
  public:
   ProxyManager(media::StreamRegistry& streams, server::EventBus& events, cache::SegmentCache& cache,
                ProxyManagerSettings settings, const Logger& log);
@@ -85,6 +85,9 @@ class ProxyManager : public server::LivePuller {
   boost::asio::awaitable<Want> want(const std::string& app, const std::string& name, const std::string& query,
                                     const std::string& via) override;
   std::optional<server::ProxyReport> report(std::chrono::milliseconds within) override;
+  // A script's ProxyStream: a static pull from an upstream of its own.
+  std::uint64_t proxy_from(std::string url, std::string local, std::string remote, Status on_status) override;
+  void stop_proxy(std::uint64_t id) override;
 
  private:
   using Key = std::pair<std::string, std::string>;
@@ -105,7 +108,11 @@ class ProxyManager : public server::LivePuller {
 
   // Proxy thread.
   std::shared_ptr<Upstream> upstream_for(const std::string& app);
-  std::shared_ptr<Pull> open_pull(const Key& key, const std::string& remote, bool is_static);
+  // `up`: the pull's upstream; nullptr: the application's.
+  std::shared_ptr<Pull> open_pull(const Key& key, const std::string& remote, bool is_static,
+                                  std::shared_ptr<Upstream> up = nullptr);
+  void proxy_from_here(std::uint64_t id, const std::string& url, const std::string& local, const std::string& remote,
+                       const Status& script_status);
   void close_pull(const Key& key);
   boost::asio::awaitable<Want> want_here(const std::string& app, const std::string& name, const std::string& query,
                                          const std::string& via);
@@ -125,6 +132,14 @@ class ProxyManager : public server::LivePuller {
   ProxySegments segments_;
   std::map<std::string, std::shared_ptr<Upstream>> upstreams_;
   std::map<Key, std::shared_ptr<Pull>> pulls_;
+  // Scripts' pulls: by id, and their status callbacks by stream.
+  struct ScriptPull {
+    Key key;
+    std::shared_ptr<Upstream> upstream;
+    Status on_status;
+  };
+  std::map<std::uint64_t, ScriptPull> script_pulls_;
+  std::atomic<std::uint64_t> next_script_pull_{1};
   boost::asio::steady_timer ticker_;
   std::thread thread_;
   std::atomic<bool> stopped_{false};  // set by stop() on the caller's thread

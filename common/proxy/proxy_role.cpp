@@ -61,9 +61,10 @@ int run_proxy_role(std::string_view role, std::string_view program, std::string_
     access_log = std::make_unique<server::AccessLog>(config.access_log(), clock, log);
     access_log->subscribe(events);
   }
-  // HTTP callbacks and Lua scripts, when configured (docs/applications.md).
-  apps::ServerApplications applications(config, options.role, options.server_id, log, events);
   ProxyManager manager(streams, events, cache, std::move(settings), log);
+  // HTTP callbacks and Lua scripts, when configured (docs/applications.md);
+  // scripts' ProxyStreams pull through the manager.
+  apps::ServerApplications applications(config, options.role, options.server_id, log, events, &manager);
   server::ServerContext context(options, log, clock, streams, events);
   context.application = applications.get();
   context.segments = &manager.segments();

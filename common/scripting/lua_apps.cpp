@@ -21,7 +21,7 @@ using server::StreamRequest;
 
 // One application's script: its own Lua state, with the memory it may
 // use and the instructions the running handler has left.
-struct LuaApplications::Script {
+struct LuaApplications::Script : std::enable_shared_from_this<LuaApplications::Script> {
   std::string app;  // "" for the root
   std::filesystem::path file;
   std::filesystem::file_time_type mtime{};
@@ -345,6 +345,78 @@ void push_client(lua_State* L, const ClientInfo& info) {
   lua_setfield(L, -2, "writer");
 }
 
+// --- ProxyStream ---------------------------------------------------------
+
+const char kProxyMethods = 'p';  // registry key of ProxyStream's methods table
+
+// ps:proxyFrom(localName[, remoteName]): FMS 3.5's ProxyStream.proxyFrom.
+int proxy_from(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const std::string local = luaL_checkstring(L, 2);
+  const std::string remote = luaL_optstring(L, 3, local.c_str());
+  LuaApplications* apps = apps_of(L);
+  if (!apps->proxies()) return luaL_error(L, "ProxyStream needs a relay or an edge (this server has no upstream)");
+  lua_getfield(L, 1, "__id");
+  const bool pulling = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  if (pulling) return luaL_error(L, "this ProxyStream already pulls a stream: stop it first");
+  lua_getfield(L, 1, "url");
+  const std::string url = luaL_checkstring(L, -1);
+  lua_pop(L, 1);
+  const std::uint64_t own = apps->next_proxy_id();
+  const std::uint64_t pull = apps->proxies()->proxy_from(
+      url, local, remote, [apps, own](std::string code, std::string level, std::string description) {
+        apps->proxy_status(own, std::move(code), std::move(level), std::move(description));
+      });
+  lua_pushinteger(L, static_cast<lua_Integer>(own));
+  lua_setfield(L, 1, "__id");
+  lua_pushinteger(L, static_cast<lua_Integer>(pull));
+  lua_setfield(L, 1, "__pull");
+  lua_pushvalue(L, 1);
+  apps->keep_proxy(own, *script_of(L));
+  return 0;
+}
+
+// ps:stop(): the pull ends; onStatus hears ProxyStream.Proxy.Stop.
+int proxy_stop(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "__pull");
+  const lua_Integer pull = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  LuaApplications* apps = apps_of(L);
+  if (pull == 0 || !apps->proxies()) return 0;
+  lua_pushboolean(L, 1);
+  lua_setfield(L, 1, "__stopping");
+  apps->proxies()->stop_proxy(static_cast<std::uint64_t>(pull));
+  return 0;
+}
+
+// ProxyStream.new(url): a ProxyStream of the upstream application at url.
+int proxy_new(lua_State* L) {
+  const char* url = luaL_checkstring(L, 1);
+  lua_newtable(L);
+  lua_pushstring(L, url);
+  lua_setfield(L, -2, "url");
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kProxyMethods);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+void install_proxy_stream(lua_State* L) {
+  lua_newtable(L);  // the metatable: methods through __index
+  lua_newtable(L);
+  lua_pushcfunction(L, proxy_from);
+  lua_setfield(L, -2, "proxyFrom");
+  lua_pushcfunction(L, proxy_stop);
+  lua_setfield(L, -2, "stop");
+  lua_setfield(L, -2, "__index");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kProxyMethods);
+  lua_newtable(L);
+  lua_pushcfunction(L, proxy_new);
+  lua_setfield(L, -2, "new");
+  lua_setglobal(L, "ProxyStream");
+}
+
 // Runs the function on the stack with its `nargs` arguments under the
 // script's budget. True when it returned (its `nresults` results on the
 // stack); false after an error, whose message is in `error` (and logged).
@@ -438,6 +510,7 @@ std::shared_ptr<LuaApplications::Script> LuaApplications::load(const std::string
   lua_pushlightuserdata(L, this);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kAppsKey);
   sandbox(L);
+  install_proxy_stream(L);
   lua_sethook(L, count_hook, LUA_MASKCOUNT, kHookInterval);
   const std::string chunk_name = "@" + file.string();
   // Read by us, loaded as text: the chunk runs under the budget too.
@@ -632,6 +705,46 @@ asio::awaitable<CallAnswer> LuaApplications::call_there(ClientInfo client, std::
   }
   lua_settop(L, top);
   co_return answer;
+}
+
+void LuaApplications::keep_proxy(std::uint64_t id, Script& script) {
+  proxies_kept_[id] = KeptProxy{script.weak_from_this(), luaL_ref(script.L, LUA_REGISTRYINDEX)};
+}
+
+void LuaApplications::forget_proxy(std::uint64_t id) {
+  auto it = proxies_kept_.find(id);
+  if (it == proxies_kept_.end()) return;
+  if (auto script = it->second.script.lock()) luaL_unref(script->L, LUA_REGISTRYINDEX, it->second.ref);
+  proxies_kept_.erase(it);
+}
+
+void LuaApplications::proxy_status(std::uint64_t id, std::string code, std::string level, std::string description) {
+  asio::post(io_, [this, id, code = std::move(code), level = std::move(level), description = std::move(description)] {
+    auto it = proxies_kept_.find(id);
+    if (it == proxies_kept_.end()) return;
+    std::shared_ptr<Script> script = it->second.script.lock();
+    if (!script) {
+      proxies_kept_.erase(it);
+      return;
+    }
+    lua_State* L = script->L;
+    const int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, it->second.ref);
+    const bool stopping = lua_getfield(L, -1, "__stopping") != LUA_TNIL;
+    lua_pop(L, 1);
+    if (lua_getfield(L, -1, "onStatus") == LUA_TFUNCTION) {
+      lua_createtable(L, 0, 3);
+      lua_pushstring(L, code.c_str());
+      lua_setfield(L, -2, "code");
+      lua_pushstring(L, level.c_str());
+      lua_setfield(L, -2, "level");
+      lua_pushstring(L, description.c_str());
+      lua_setfield(L, -2, "description");
+      run(*script, log_, "ProxyStream onStatus", 1, 0);
+    }
+    lua_settop(L, top);
+    if (stopping && code == "ProxyStream.Proxy.Stop") forget_proxy(id);
+  });
 }
 
 server::ClientLink* LuaApplications::client_link(std::uint64_t connection_id) const {

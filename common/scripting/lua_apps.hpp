@@ -29,6 +29,7 @@
 #include "common/base/log.hpp"
 #include "common/server/application.hpp"
 #include "common/server/event_bus.hpp"
+#include "common/server/live_puller.hpp"
 #include "proto/config.pb.h"
 
 struct lua_State;
@@ -44,6 +45,9 @@ struct ScriptOptions {
 
 class LuaApplications final : public server::Application {
  public:
+  // One application's script and its Lua state (lua_apps.cpp).
+  struct Script;
+
   LuaApplications(ScriptOptions options, Logger& log);
   // The scripts of config.apps_dir, or nullptr when it is not set.
   static std::unique_ptr<LuaApplications> from(const config::Config& config, Logger& log);
@@ -52,8 +56,20 @@ class LuaApplications final : public server::Application {
   LuaApplications(const LuaApplications&) = delete;
   LuaApplications& operator=(const LuaApplications&) = delete;
 
+  // At a relay or an edge: where a script's ProxyStream pulls go (before
+  // start; without it ProxyStream.new fails).
+  void set_proxies(server::StreamProxies* proxies) { proxies_ = proxies; }
+  server::StreamProxies* proxies() const { return proxies_; }
   // Loads the root application (onStart) and starts onManage.
   void start();
+  // A status of a script's ProxyStream (from the proxy thread): its
+  // onStatus is called on the script thread.
+  void proxy_status(std::uint64_t id, std::string code, std::string level, std::string description);
+  // Remembers the ProxyStream table at the top of `script`'s stack as
+  // pull `id` (popping it); forget_proxy drops it.
+  void keep_proxy(std::uint64_t id, Script& script);
+  void forget_proxy(std::uint64_t id);
+  std::uint64_t next_proxy_id() { return ++last_proxy_id_; }
   // Disconnect, unpublish and stop events go to the scripts.
   void subscribe(server::EventBus& bus);
 
@@ -65,8 +81,6 @@ class LuaApplications final : public server::Application {
   boost::asio::awaitable<server::CallAnswer> on_call(server::ClientInfo client, std::string name,
                                                      std::vector<amf::Value> args) override;
 
-  // One application's script and its Lua state (lua_apps.cpp).
-  struct Script;
   // The link of a connection the scripts know, or nullptr (a client table
   // a script kept after its client left). On the script thread only.
   server::ClientLink* client_link(std::uint64_t connection_id) const;
@@ -100,6 +114,14 @@ class LuaApplications final : public server::Application {
   std::unordered_map<std::uint64_t, Known> clients_;
   std::map<std::string, std::shared_ptr<Script>> scripts_;  // by application; "" is the root
   std::unordered_map<std::string, std::uint32_t> attempts_;  // connects by address, for onHandshake
+  // Scripts' ProxyStream objects by pull id: their script and table.
+  struct KeptProxy {
+    std::weak_ptr<Script> script;
+    int ref = 0;
+  };
+  std::unordered_map<std::uint64_t, KeptProxy> proxies_kept_;
+  server::StreamProxies* proxies_ = nullptr;
+  std::uint64_t last_proxy_id_ = 0;  // script thread
   // Scripts that did not load, by application: tried again once changed.
   std::map<std::string, std::filesystem::file_time_type> failed_;
 

@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -85,6 +86,22 @@ class LivePuller {
   // From any thread but a worker's (it may wait a moment for the puller's
   // own thread); nullopt when that thread did not answer in time.
   virtual std::optional<ProxyReport> report(std::chrono::milliseconds within) = 0;
+};
+
+// Pulls a script asks for (FMS's server-side ProxyStream, from Lua:
+// docs/applications.md): a relay's or an edge's proxy manager does them.
+// Safe to call from any thread; statuses come on the proxy thread.
+class StreamProxies {
+ public:
+  // code (ProxyStream.Proxy.Start, .Stop, .BadName, NetConnection.Proxy.*),
+  // level (status, error), description.
+  using Status = std::function<void(std::string code, std::string level, std::string description)>;
+  virtual ~StreamProxies() = default;
+  // Pulls `remote` from the upstream at `url` (rtmp://HOST[:PORT]/APP) and
+  // publishes it here as `local` in application APP, until stop_proxy;
+  // retried while the upstream refuses it. Returns its id.
+  virtual std::uint64_t proxy_from(std::string url, std::string local, std::string remote, Status on_status) = 0;
+  virtual void stop_proxy(std::uint64_t id) = 0;
 };
 
 }  // namespace rw::server

@@ -13,7 +13,7 @@ import unittest
 
 import harness
 from harness import HOST
-from rtmp_client import RtmpClient, status_info
+from rtmp_client import VIDEO, RtmpClient, status_info
 
 ROOT = r'''
 ticks = 0
@@ -176,6 +176,75 @@ class ScriptsTest(unittest.TestCase):
         c.close()
         self.assertEqual(reply, "_result")
         self.assertTrue(self.server.alive())
+
+
+PROXY_SCRIPT = r'''
+statuses = {}
+
+function onStart(path)
+  ps = ProxyStream.new("rtmp://127.0.0.1:%(port)d/live")
+  ps.onStatus = function(info) statuses[#statuses + 1] = info.code end
+  ps:proxyFrom("mirror", "cam")
+  local bad = ProxyStream.new("rtmp://127.0.0.1:%(port)d/live")
+  bad.onStatus = function(info) statuses[#statuses + 1] = "bad:" .. info.code end
+  bad:proxyFrom("../evil", "cam")
+end
+
+function onConnection(client)
+  function client:statuses() return table.concat(statuses, ",") end
+  function client:stopProxy() ps:stop() return true end
+end
+'''
+
+
+class ProxyStreamScriptTest(unittest.TestCase):
+    """FMS's server-side ProxyStream from Lua at an edge: a script pulls the
+    origin's "cam" as "mirror", hears ProxyStream.Proxy.Start, and a player
+    at the edge plays "mirror"."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.workdir = harness.make_workdir(cls.__name__)
+        cls.origin = harness.OriginServer(cls.workdir, ["--default-app.dvr.record", "off"])
+        cls.origin.start()
+        cls.addClassCleanup(cls.origin.kill)
+        cls.publisher = harness.start_publisher(cls.workdir, cls.origin.publish_url("cam"))
+        cls.addClassCleanup(cls.publisher.kill)
+        cls.origin.wait_publishing("cam", timeout=15)
+        apps = os.path.join(cls.workdir, "edge-apps")
+        os.makedirs(apps)
+        with open(os.path.join(apps, "main.lua"), "w") as f:
+            f.write(PROXY_SCRIPT % {"port": cls.origin.port})
+        cls.edge = harness.ProxyServer(cls.workdir, "edge", ["rtmp://%s:%d" % (HOST, cls.origin.port)],
+                                       ["--apps-dir", apps])
+        cls.edge.start()
+        cls.addClassCleanup(cls.edge.kill)
+
+    @classmethod
+    def tearDownClass(cls):
+        codes = [cls.edge.stop(), cls.origin.stop()]
+        if any(codes):
+            raise AssertionError("a server did not exit cleanly: %s\n%s" % (codes, cls.edge.log.tail(30)))
+        shutil.rmtree(cls.workdir, ignore_errors=True)
+
+    def test_a_script_pulls_a_stream(self):
+        self.edge.wait_log(r"ProxyStream\.Proxy\.Start app=live stream=mirror", timeout=20)
+        c, reply, _ = connect(self.edge.port, "live")
+        try:
+            self.assertEqual(reply, "_result")
+            statuses = harness.wait_until(
+                lambda: (lambda s: s if "ProxyStream.Proxy.Start" in s else None)(
+                    c.wait_for_reply(c.call("statuses"))[3]), 10, what="Proxy.Start in the script")
+            self.assertIn("bad:ProxyStream.Proxy.BadName", statuses)
+            sid = c.create_stream()
+            c.play(sid, "mirror")
+            c.wait_for_status(("NetStream.Play.Start",), timeout=10)
+            c.wait_for(lambda m: m.type == VIDEO, timeout=10, what="video of the script's pull")
+            self.assertTrue(c.wait_for_reply(c.call("stopProxy"))[3])
+            harness.wait_until(lambda: "ProxyStream.Proxy.Stop" in c.wait_for_reply(c.call("statuses"))[3], 10,
+                               what="Proxy.Stop in the script")
+        finally:
+            c.close()
 
 
 if __name__ == "__main__":
