@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   // Retention over every recording (finished ones too) and the store's cap.
   dvr.start_retention([&options](std::string_view app) { return rw::server::retention_of(options, app); },
                       config.dvr().store_max_bytes(), std::chrono::seconds(config.dvr().retention_interval_s()),
-                      log);
+                      log, &events);
 
   // Metrics and the admin API see the server from its first event.
   rw::admin::Observed observed(context);

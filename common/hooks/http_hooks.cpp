@@ -185,6 +185,7 @@ void HttpHooks::on_event(const ServerEvent& event) {
     case EventType::Unpublish: action = "on_unpublish"; urls = &hooks.on_unpublish(); break;
     case EventType::Stop: action = "on_stop"; urls = &hooks.on_stop(); break;
     case EventType::RecordStop: action = "on_dvr"; urls = &hooks.on_dvr(); break;
+    case EventType::DvrDelete: action = "on_dvr"; urls = &hooks.on_dvr(); break;
     case EventType::Proxy: action = "on_proxy"; urls = &hooks.on_proxy(); break;
     default: return;
   }
@@ -200,7 +201,23 @@ void HttpHooks::on_event(const ServerEvent& event) {
   }
   if (urls->empty()) return;
   std::string text;
-  if (event.type == EventType::Proxy) {
+  if (event.type == EventType::DvrDelete) {
+    // Not about a client: retention deleted recorded segments.
+    json::object o;
+    o["action"] = action;
+    o["server_id"] = server_id_;
+    o["vhost"] = kDefaultVhost;
+    o["app"] = event.app;
+    o["stream"] = event.stream;
+    o["stream_url"] = "/" + event.app + "/" + event.stream;
+    o["rewind_event"] = "delete";
+    o["segments"] = std::stoull(event.code.empty() ? "0" : event.code);
+    o["bytes"] = event.bytes_out;
+    o["reason"] = event.detail;
+    o["rewind_role"] = role_;
+    o["rewind_server"] = server_id_;
+    text = json::serialize(o);
+  } else if (event.type == EventType::Proxy) {
     // Not about a client: the pull of a stream from upstream.
     json::object o;
     o["action"] = action;
@@ -219,6 +236,14 @@ void HttpHooks::on_event(const ServerEvent& event) {
     if (!known) return;
     StreamRequest stream{event.stream, {}};
     text = body(action, client, event.stream.empty() ? nullptr : &stream, &event);
+    if (event.type == EventType::RecordStop) {
+      // SRS's on_dvr names the file a recording went to; here the
+      // recording is in the DVR store under its app and stream.
+      json::value v = json::parse(text);
+      v.as_object()["rewind_event"] = "record_stop";
+      v.as_object()["file"] = "/" + event.app + "/" + event.stream;
+      text = json::serialize(v);
+    }
   }
   inform(event.connection_id, action, urls_of(*urls),
          std::chrono::milliseconds(hooks.timeout_ms()), std::move(text));

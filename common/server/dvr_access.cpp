@@ -53,9 +53,10 @@ boost::asio::awaitable<DvrAccess::Result<dvr::StreamInfo>> DvrAccess::begin_reco
 }
 
 void DvrAccess::start_retention(dvr::RetentionFor retention_for, std::uint64_t store_max_bytes,
-                                std::chrono::milliseconds interval, const Logger& log) {
-  boost::asio::post(writer_io_, [this, retention_for = std::move(retention_for), store_max_bytes, interval, &log] {
-    retention_ = RetentionSchedule{retention_for, store_max_bytes, interval, &log};
+                                std::chrono::milliseconds interval, const Logger& log, const EventBus* events) {
+  boost::asio::post(writer_io_, [this, retention_for = std::move(retention_for), store_max_bytes, interval, &log,
+                                 events] {
+    retention_ = RetentionSchedule{retention_for, store_max_bytes, interval, &log, events};
     run_retention_pass();
   });
 }
@@ -73,6 +74,12 @@ void DvrAccess::run_retention_pass() {
                                                              : "the store is over dvr.store_max_bytes (whole recording)";
       log.info() << "dvr: deleted " << change.removed.segments << " segments (" << change.removed.bytes
                  << " bytes) of app=" << log_field(change.app) << " stream=" << log_field(change.name) << ": " << why;
+      if (retention_.events) {
+        ServerEvent event{EventType::DvrDelete, 0, {}, change.app, change.name, why, {}, {}, {}};
+        event.bytes_out = change.removed.bytes;
+        event.code = std::to_string(change.removed.segments);
+        retention_.events->publish(event);
+      }
     }
     log.debug() << "dvr: retention pass done, " << pass->store_bytes << " bytes recorded";
   }

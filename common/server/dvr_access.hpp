@@ -20,6 +20,7 @@
 #include "common/base/log.hpp"
 #include "common/dvr/recorder.hpp"
 #include "common/dvr/retention.hpp"
+#include "common/server/event_bus.hpp"
 #include "common/dvr/segment_store.hpp"
 #include "common/server/segment_source.hpp"
 #include "common/media/stream_hub.hpp"
@@ -68,8 +69,9 @@ class DvrAccess final : public SegmentSource {
   // Runs dvr::run_retention on the writer thread now and every `interval`
   // (between the recorders' writes, never beside them), logging what it
   // removed. Stops with stop().
+  // Each deletion is also an EventType::DvrDelete on `events` (on_dvr).
   void start_retention(dvr::RetentionFor retention_for, std::uint64_t store_max_bytes,
-                       std::chrono::milliseconds interval, const Logger& log);
+                       std::chrono::milliseconds interval, const Logger& log, const EventBus* events = nullptr);
 
   // Finishes queued writes and stops the threads.
   void stop();
@@ -116,6 +118,7 @@ class DvrAccess final : public SegmentSource {
     std::uint64_t store_max_bytes = 0;
     std::chrono::milliseconds interval{0};
     const Logger* log = nullptr;
+    const EventBus* events = nullptr;
   };
   RetentionSchedule retention_;
   boost::asio::steady_timer retention_timer_{writer_io_};

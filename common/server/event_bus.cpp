@@ -21,6 +21,7 @@ const char* to_string(EventType type) {
     case EventType::Proxy: return "proxy";
     case EventType::Failover: return "failover";
     case EventType::Fetch: return "fetch";
+    case EventType::DvrDelete: return "dvr_delete";
   }
   return "?";
 }

@@ -31,6 +31,7 @@ enum class EventType {
   Proxy,         // ProxyStream status at a relay or an edge (code; peer: the upstream)
   Failover,      // a relay or an edge left its current upstream (peer: it; cause: why; detail: the next)
   Fetch,         // a relay or an edge fetched a segment from upstream (peer: it; duration)
+  DvrDelete,     // retention deleted segments of a recording (stream; detail: why, "N segments, B bytes")
 };
 
 // Why a connection ended, in a few words that a metric may count by

@@ -297,6 +297,44 @@ class TimeoutHookTest(ServerTest):
         self.origin.wait_log(r"hook on_connect .*/slow.* denied: timed out", timeout=5)
 
 
+class DvrHooksTest(ServerTest):
+    """on_dvr: when retention deletes recorded segments, and when a
+    recording ends."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.workdir = harness.make_workdir(cls.__name__)
+        cls.failed = False
+        cls.callbacks = CallbackServer()
+        cls.origin = harness.OriginServer(cls.workdir, hook_args(cls.callbacks, "/dvr", ("on_dvr",)) + [
+            "--default-app.dvr.record", "all", "--default-app.dvr.segment-ms", "1000",
+            "--dvr.store-max-bytes", "300000", "--dvr.retention-interval-s", "1"])
+        cls.servers = (cls.origin,)
+        cls.origin.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.callbacks.stop()
+        cls.keep_or_remove()
+
+    def test_the_end_of_a_recording_and_retention(self):
+        # 7 s recorded (about 800 KB) in a store capped at 300 KB: the
+        # retention pass deletes its oldest segments. (A recording's own
+        # window is kept segment by segment as it records, unreported.)
+        publisher = harness.start_publisher(self.workdir, self.origin.publish_url("kept"), duration=7)
+        self.assertEqual(publisher.wait(30), 0, publisher.stderr_tail())
+        ended = self.callbacks.wait_for(lambda b: b.get("rewind_event") == "record_stop", "on_dvr at the end")[0]
+        self.assertEqual((ended["action"], ended["stream"]), ("on_dvr", "kept"))
+        self.assertEqual(ended["file"], "/live/kept")
+        self.assertIn("client_id", ended)
+        deleted = self.callbacks.wait_for(lambda b: b.get("rewind_event") == "delete", "on_dvr for a deletion",
+                                          timeout=15)[0]
+        self.assertEqual((deleted["action"], deleted["app"], deleted["stream"]), ("on_dvr", "live", "kept"))
+        self.assertGreater(deleted["segments"], 0)
+        self.assertGreater(deleted["bytes"], 0)
+        self.assertIn("store_max_bytes", deleted["reason"])
+
+
 class ChainHooksTest(ServerTest):
     """Hooks at every tier: the edge sees the viewer (and its token), the
     relay sees the edge's pull, the origin the relay's, each saying who it
