@@ -28,6 +28,12 @@ struct LuaApplications::Script : std::enable_shared_from_this<LuaApplications::S
   lua_State* L = nullptr;
   std::size_t memory_used = 0;
   std::size_t memory_limit = 0;
+  // Set while a handler runs: only then does memory_limit apply. Our own
+  // pushes between handlers (a client table, a call's arguments) get
+  // kHeadroom more, since an allocation failing outside a protected call
+  // would be Lua's panic, an abort.
+  bool in_handler = false;
+  std::string folder;  // the script's folder, for io.open
   std::uint64_t budget = 0;      // instructions per handler
   std::uint64_t executed = 0;    // by the running handler
   bool stopped = false;          // onStop called
@@ -46,6 +52,10 @@ constexpr int kMaxDepth = 16;
 // Values converted from one Lua table tree (a script returning a huge
 // table to a client).
 constexpr int kMaxElements = 10'000;
+// What our own pushes between handlers may allocate beyond a script's
+// memory cap: client tables and arguments bounded by the session's limits
+// on commands (128 KiB, 16384 AMF values).
+constexpr std::size_t kHeadroom = 8u << 20;
 // Addresses remembered for onHandshake's attempts.
 constexpr std::size_t kMaxAttempts = 10'000;
 
@@ -67,7 +77,8 @@ void* bounded_alloc(void* ud, void* ptr, std::size_t old_size, std::size_t new_s
     script->memory_used -= old_size;
     return nullptr;
   }
-  if (new_size > old_size && script->memory_used - old_size + new_size > script->memory_limit) return nullptr;
+  const std::size_t limit = script->memory_limit + (script->in_handler ? 0 : kHeadroom);
+  if (new_size > old_size && script->memory_used - old_size + new_size > limit) return nullptr;
   void* p = std::realloc(ptr, new_size);
   if (p) script->memory_used = script->memory_used - old_size + new_size;
   return p;
@@ -183,20 +194,25 @@ std::string message_of(std::string_view error) {
 // io.open(path, mode) for a path relative to the application's folder,
 // without "..": what a script may read and write.
 int safe_open(lua_State* L) {
+  // No C++ object with a destructor lives here: a Lua error is a longjmp.
   const char* path = luaL_checkstring(L, 1);
-  const std::filesystem::path relative(path);
-  bool escapes = relative.is_absolute() || relative.empty();
-  for (const auto& part : relative) escapes = escapes || part == "..";
+  bool escapes = path[0] == '\0' || path[0] == '/';
+  for (const char* part = path; !escapes;) {  // each segment: none may be ".."
+    const char* slash = std::strchr(part, '/');
+    const std::size_t n = slash ? static_cast<std::size_t>(slash - part) : std::strlen(part);
+    escapes = n == 2 && part[0] == '.' && part[1] == '.';
+    if (!slash) break;
+    part = slash + 1;
+  }
   if (escapes) {
     lua_pushnil(L);
     lua_pushfstring(L, "%s: only files under the application's folder may be opened", path);
     return 2;
   }
-  const std::string full = (script_of(L)->file.parent_path() / relative).string();
   lua_pushvalue(L, lua_upvalueindex(1));  // the real io.open
-  lua_pushstring(L, full.c_str());
+  lua_pushfstring(L, "%s/%s", script_of(L)->folder.c_str(), path);
   if (lua_isnoneornil(L, 2)) {
-    lua_pushstring(L, "r");
+    lua_pushliteral(L, "r");
   } else {
     lua_pushvalue(L, 2);
   }
@@ -351,9 +367,11 @@ const char kProxyMethods = 'p';  // registry key of ProxyStream's methods table
 
 // ps:proxyFrom(localName[, remoteName]): FMS 3.5's ProxyStream.proxyFrom.
 int proxy_from(lua_State* L) {
+  // Every check that may raise comes first: a Lua error is a longjmp, and
+  // the strings below must not be alive then.
   luaL_checktype(L, 1, LUA_TTABLE);
-  const std::string local = luaL_checkstring(L, 2);
-  const std::string remote = luaL_optstring(L, 3, local.c_str());
+  const char* local = luaL_checkstring(L, 2);
+  const char* remote = luaL_optstring(L, 3, local);
   LuaApplications* apps = apps_of(L);
   if (!apps->proxies()) return luaL_error(L, "ProxyStream needs a relay or an edge (this server has no upstream)");
   lua_getfield(L, 1, "__id");
@@ -361,13 +379,13 @@ int proxy_from(lua_State* L) {
   lua_pop(L, 1);
   if (pulling) return luaL_error(L, "this ProxyStream already pulls a stream: stop it first");
   lua_getfield(L, 1, "url");
-  const std::string url = luaL_checkstring(L, -1);
-  lua_pop(L, 1);
+  const char* url = luaL_checkstring(L, -1);  // kept alive by the stack until we return
   const std::uint64_t own = apps->next_proxy_id();
   const std::uint64_t pull = apps->proxies()->proxy_from(
       url, local, remote, [apps, own](std::string code, std::string level, std::string description) {
         apps->proxy_status(own, std::move(code), std::move(level), std::move(description));
       });
+  lua_pop(L, 1);
   lua_pushinteger(L, static_cast<lua_Integer>(own));
   lua_setfield(L, 1, "__id");
   lua_pushinteger(L, static_cast<lua_Integer>(pull));
@@ -425,7 +443,10 @@ bool run(LuaApplications::Script& script, Logger& log, const char* what, int nar
   lua_State* L = script.L;
   script.executed = 0;
   lua_sethook(L, count_hook, LUA_MASKCOUNT, kHookInterval);
-  if (lua_pcall(L, nargs, nresults, 0) == LUA_OK) return true;
+  script.in_handler = true;
+  const int status = lua_pcall(L, nargs, nresults, 0);
+  script.in_handler = false;
+  if (status == LUA_OK) return true;
   std::string message;
   if (const char* text = lua_tostring(L, -1)) {
     message = text;
@@ -437,11 +458,22 @@ bool run(LuaApplications::Script& script, Logger& log, const char* what, int nar
   return false;
 }
 
+// Outside a handler every access is raw: a metamethod a script set (on
+// _G, on a client table) would run unprotected, and its error would be
+// Lua's panic.
+int raw_field(lua_State* L, int index, const char* name) {
+  index = lua_absindex(L, index);
+  lua_pushstring(L, name);
+  return lua_rawget(L, index);
+}
+
 // Pushes global `name` if it is a function: true; otherwise pushes nothing.
 bool push_handler(lua_State* L, const char* name) {
-  if (lua_getglobal(L, name) == LUA_TFUNCTION) return true;
-  lua_pop(L, 1);
-  return false;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  const bool found = raw_field(L, -1, name) == LUA_TFUNCTION;
+  lua_remove(L, -2);
+  if (!found) lua_pop(L, 1);
+  return found;
 }
 
 }  // namespace
@@ -498,6 +530,7 @@ std::shared_ptr<LuaApplications::Script> LuaApplications::load(const std::string
   std::error_code ec;
   script->mtime = std::filesystem::last_write_time(file, ec);
   script->memory_limit = options_.memory_bytes;
+  script->folder = file.parent_path().string();
   script->budget = options_.instruction_budget;
   script->L = lua_newstate(bounded_alloc, script.get());
   if (!script->L) {
@@ -679,7 +712,9 @@ asio::awaitable<CallAnswer> LuaApplications::call_there(ClientInfo client, std::
   // A method of the client (function client:onMessage(...) in
   // onConnection), else onCommand(client, name, ...).
   bool method = false;
-  if (name.rfind("__", 0) != 0 && lua_getfield(L, -1, name.c_str()) == LUA_TFUNCTION) {
+  // Only what the script defined: the built-in close and checkBandwidth
+  // are the script's to call, not the client's.
+  if (raw_field(L, -1, name.c_str()) == LUA_TFUNCTION && !lua_iscfunction(L, -1)) {
     method = true;
     lua_insert(L, -2);  // function, client
   } else {
@@ -730,9 +765,9 @@ void LuaApplications::proxy_status(std::uint64_t id, std::string code, std::stri
     lua_State* L = script->L;
     const int top = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, it->second.ref);
-    const bool stopping = lua_getfield(L, -1, "__stopping") != LUA_TNIL;
+    const bool stopping = raw_field(L, -1, "__stopping") != LUA_TNIL;
     lua_pop(L, 1);
-    if (lua_getfield(L, -1, "onStatus") == LUA_TFUNCTION) {
+    if (raw_field(L, -1, "onStatus") == LUA_TFUNCTION) {
       lua_createtable(L, 0, 3);
       lua_pushstring(L, code.c_str());
       lua_setfield(L, -2, "code");

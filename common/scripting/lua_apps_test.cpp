@@ -109,6 +109,7 @@ TEST_F(LuaAppsTest, ClientMethodsAnswerCalls) {
   EXPECT_FALSE(failed.ok);
   EXPECT_EQ(failed.error, "no way");
   EXPECT_FALSE(await(a->on_call(client(1), "unknown", {})).handled);
+  EXPECT_FALSE(await(a->on_call(client(1), "close", {})).handled);  // built-ins are not the client's to call
   EXPECT_EQ(link->invoked, std::vector<std::string>{"hello"});
 }
 
@@ -134,15 +135,27 @@ TEST_F(LuaAppsTest, TheSandboxHasNoWayOut) {
       if what == "bytecode" then assert(load(string.dump(function() end)))() end
       if what == "inside" then local f = assert(io.open("data.txt", "w")); f:write("x"); f:close() end
       if what == "memory" then local t = {} for i = 1, 1e8 do t[i] = string.rep("x", 1000) .. i end end
+      if what == "deep" then assert(io.open("a/../../outside", "w")) end
+      if what == "metatable" then
+        setmetatable(_G, {__index = function() error("a trap") end})
+        setmetatable(client, {__index = function() error("another trap") end})
+      end
     end)");
   auto a = apps(1'000'000'000);
   auto link = std::make_shared<NoLink>();
   std::uint64_t id = 1;
-  for (const char* refused : {"execute", "popen", "escape", "bytecode", "memory"}) {
+  for (const char* refused : {"execute", "popen", "escape", "deep", "bytecode", "memory"}) {
     EXPECT_FALSE(await(a->on_connect(client(id++), link, {amf::Value(std::string(refused))})).allowed) << refused;
   }
   EXPECT_TRUE(await(a->on_connect(client(id++), link, {amf::Value(std::string("inside"))})).allowed);
   EXPECT_TRUE(std::filesystem::exists(dir_ / "data.txt"));
+  // Metamethods that raise on every lookup: the server's own lookups
+  // (handlers it looks for, a client's methods) are raw, so nothing
+  // raises outside a protected call (which would abort the process).
+  const std::uint64_t trapped = id++;
+  EXPECT_TRUE(await(a->on_connect(client(trapped), link, {amf::Value(std::string("metatable"))})).allowed);
+  EXPECT_FALSE(await(a->on_call(client(trapped), "nothing", {})).handled);
+  EXPECT_TRUE(await(a->on_publish(client(trapped), server::StreamRequest{"cam", ""})).allowed);
   EXPECT_FALSE(std::filesystem::exists(dir_.parent_path() / "outside"));
 }
 
