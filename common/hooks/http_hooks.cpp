@@ -201,35 +201,28 @@ void HttpHooks::on_event(const ServerEvent& event) {
   }
   if (urls->empty()) return;
   std::string text;
-  if (event.type == EventType::DvrDelete) {
-    // Not about a client: retention deleted recorded segments.
+  if (event.type == EventType::DvrDelete || event.type == EventType::Proxy) {
+    // Not about a client: retention deleted recorded segments, or the pull
+    // of a stream from upstream changed.
     json::object o;
     o["action"] = action;
     o["server_id"] = server_id_;
     o["vhost"] = kDefaultVhost;
     o["app"] = event.app;
     o["stream"] = event.stream;
-    o["stream_url"] = "/" + event.app + "/" + event.stream;
-    o["rewind_event"] = "delete";
-    o["segments"] = std::stoull(event.code.empty() ? "0" : event.code);
-    o["bytes"] = event.bytes_out;
-    o["reason"] = event.detail;
     o["rewind_role"] = role_;
     o["rewind_server"] = server_id_;
-    text = json::serialize(o);
-  } else if (event.type == EventType::Proxy) {
-    // Not about a client: the pull of a stream from upstream.
-    json::object o;
-    o["action"] = action;
-    o["server_id"] = server_id_;
-    o["vhost"] = kDefaultVhost;
-    o["app"] = event.app;
-    o["stream"] = event.stream;
-    o["code"] = event.code;
-    o["description"] = event.detail;
-    o["upstream"] = event.peer;
-    o["rewind_role"] = role_;
-    o["rewind_server"] = server_id_;
+    if (event.type == EventType::DvrDelete) {
+      o["stream_url"] = "/" + event.app + "/" + event.stream;
+      o["rewind_event"] = "delete";
+      o["segments"] = std::stoull(event.code.empty() ? "0" : event.code);
+      o["bytes"] = event.bytes_out;
+      o["reason"] = event.detail;
+    } else {
+      o["code"] = event.code;
+      o["description"] = event.detail;
+      o["upstream"] = event.peer;
+    }
     text = json::serialize(o);
   } else {
     // SRS calls on_close only for clients whose connect it saw.

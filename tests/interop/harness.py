@@ -526,6 +526,21 @@ def make_workdir(label):
     return tempfile.mkdtemp(prefix="rewind-interop-%s-" % label, dir=base)
 
 
+class NotesFailures(unittest.TestCase):
+    """Sets the class's `failed` when one of its tests fails or errs, so
+    that its tearDownClass keeps the work directory and shows the logs."""
+
+    failed = False
+
+    def setUp(self):
+        self.addCleanup(self._note_failure)
+
+    def _note_failure(self):
+        result = getattr(self._outcome, "result", None)
+        if any(t is self for t, _ in list(getattr(result, "failures", [])) + list(getattr(result, "errors", []))):
+            type(self).failed = True
+
+
 class ServerTestCase(unittest.TestCase):
     """One server for the whole class, stopped with SIGTERM at the end: a
     clean exit (code 0) is part of what every class checks."""

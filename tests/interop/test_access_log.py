@@ -65,7 +65,7 @@ def session(server, name):
         c.close()
 
 
-class AccessLogTest(unittest.TestCase):
+class AccessLogTest(harness.NotesFailures):
 
     @classmethod
     def setUpClass(cls):
@@ -104,14 +104,6 @@ class AccessLogTest(unittest.TestCase):
             shutil.rmtree(cls.workdir, ignore_errors=True)
         if not alive or rc != 0:
             raise AssertionError("the server died or did not exit cleanly (exit code %s)" % rc)
-
-    def setUp(self):
-        self.addCleanup(self._note_failure)
-
-    def _note_failure(self):
-        result = getattr(self._outcome, "result", None)
-        if any(t is self for t, _ in list(getattr(result, "failures", [])) + list(getattr(result, "errors", []))):
-            type(self).failed = True
 
     def entries_of(self, path, connection_id):
         return [e for e in read_lines(path)[1] if e["c-client-id"] == connection_id]

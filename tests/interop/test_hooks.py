@@ -122,7 +122,7 @@ def raw_connect(server, app="live", timeout=10):
     return c, values[0], status_info(values)
 
 
-class ServerTest(unittest.TestCase):
+class ServerTest(harness.NotesFailures):
     """Keeps the servers' logs of a failed test (the harness's way)."""
 
     servers = ()
@@ -139,14 +139,6 @@ class ServerTest(unittest.TestCase):
             shutil.rmtree(cls.workdir, ignore_errors=True)
         if not alive or any(codes):
             raise AssertionError("a server died or did not exit cleanly (exit codes %s)" % codes)
-
-    def setUp(self):
-        self.addCleanup(self._note_failure)
-
-    def _note_failure(self):
-        result = getattr(self._outcome, "result", None)
-        if any(t is self for t, _ in list(getattr(result, "failures", [])) + list(getattr(result, "errors", []))):
-            type(self).failed = True
 
 
 class OriginHooksTest(ServerTest):

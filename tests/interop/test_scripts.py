@@ -62,7 +62,7 @@ def connect(port, app="live", *args):
     return c, values[0], status_info(values)
 
 
-class ScriptsTest(unittest.TestCase):
+class ScriptsTest(harness.NotesFailures):
 
     @classmethod
     def setUpClass(cls):
@@ -86,14 +86,6 @@ class ScriptsTest(unittest.TestCase):
             shutil.rmtree(cls.workdir, ignore_errors=True)
         if not alive or rc != 0:
             raise AssertionError("the server died or did not exit cleanly (exit code %s)" % rc)
-
-    def setUp(self):
-        self.addCleanup(self._note_failure)
-
-    def _note_failure(self):
-        result = getattr(self._outcome, "result", None)
-        if any(t is self for t, _ in list(getattr(result, "failures", [])) + list(getattr(result, "errors", []))):
-            type(self).failed = True
 
     def test_1_accept_with_fields_and_a_client_method(self):
         c, reply, info = connect(self.server.port, "live", "Tom")
