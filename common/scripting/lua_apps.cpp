@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <system_error>
@@ -56,6 +57,9 @@ constexpr int kMaxElements = 10'000;
 // memory cap: client tables and arguments bounded by the session's limits
 // on commands (128 KiB, 16384 AMF values).
 constexpr std::size_t kHeadroom = 8u << 20;
+// A client's properties (its connect's query string) kept in its table.
+constexpr std::size_t kMaxProperties = 32;
+constexpr std::size_t kMaxPropertyBytes = 1024;
 // Addresses remembered for onHandshake's attempts.
 constexpr std::size_t kMaxAttempts = 10'000;
 
@@ -236,6 +240,21 @@ int text_load(lua_State* L) {
   return lua_gettop(L) - n;
 }
 
+// setmetatable without __gc: a finalizer runs with hooks off, where the
+// instruction budget cannot stop it.
+int safe_setmetatable(lua_State* L) {
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_pushliteral(L, "__gc");
+    const bool gc = lua_rawget(L, 2) != LUA_TNIL;
+    lua_pop(L, 1);
+    if (gc) return luaL_error(L, "__gc metamethods are not allowed in applications");
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
 void remove_field(lua_State* L, const char* table, const char* field) {
   if (lua_getglobal(L, table) == LUA_TTABLE) {
     lua_pushnil(L);
@@ -265,6 +284,9 @@ void sandbox(lua_State* L) {
   lua_getglobal(L, "load");
   lua_pushcclosure(L, text_load, 1);
   lua_setglobal(L, "load");
+  lua_getglobal(L, "setmetatable");
+  lua_pushcclosure(L, safe_setmetatable, 1);
+  lua_setglobal(L, "setmetatable");
 }
 
 // --- client tables -----------------------------------------------------
@@ -316,20 +338,45 @@ int client_check_bandwidth(lua_State* L) {
 // The query string "a=1&b=2" as a table (MonaServer's properties).
 void push_properties_of(lua_State* L, std::string_view param) {
   lua_newtable(L);
+  std::size_t count = 0;
   if (!param.empty() && param.front() == '?') param.remove_prefix(1);
   while (!param.empty()) {
     const auto amp = param.find('&');
     const std::string_view pair = param.substr(0, amp);
     const auto eq = pair.find('=');
-    const std::string key(pair.substr(0, eq));
-    const std::string value(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!key.empty()) {
-      lua_pushlstring(L, value.data(), value.size());
-      lua_setfield(L, -2, key.c_str());
+    // Views only: this runs in a protected call, where a Lua error is a
+    // longjmp. At most kMaxProperties keys: a client's table lives as long
+    // as it does, in the script's memory.
+    const std::string_view key = pair.substr(0, std::min(eq, pair.size()));
+    const std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (!key.empty() && ++count <= kMaxProperties) {
+      lua_pushlstring(L, key.data(), std::min(key.size(), kMaxPropertyBytes));
+      lua_pushlstring(L, value.data(), std::min(value.size(), kMaxPropertyBytes));
+      lua_rawset(L, -3);
     }
     if (amp == std::string_view::npos) break;
     param.remove_prefix(amp + 1);
   }
+}
+
+void push_client(lua_State* L, const ClientInfo& info);
+
+// lua_pcall'd with the ClientInfo as light userdata: the client table in
+// the registry, its reference returned. A script at its memory cap makes
+// this fail as an error, not as Lua's panic.
+int make_client(lua_State* L) {
+  const auto* info = static_cast<const ClientInfo*>(lua_touserdata(L, 1));
+  push_client(L, *info);
+  lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+  return 1;
+}
+
+// Lua's last word before it aborts the process (an error outside any
+// protected call): say what it was.
+int panic(lua_State* L) {
+  const char* message = lua_tostring(L, -1);
+  std::fprintf(stderr, "Lua panic (an error outside a protected call): %s\n", message ? message : "?");
+  return 0;
 }
 
 void push_client(lua_State* L, const ClientInfo& info) {
@@ -386,10 +433,13 @@ int proxy_from(lua_State* L) {
         apps->proxy_status(own, std::move(code), std::move(level), std::move(description));
       });
   lua_pop(L, 1);
+  // Raw: a __newindex of the script's must not leave the pull unkept.
+  lua_pushliteral(L, "__id");
   lua_pushinteger(L, static_cast<lua_Integer>(own));
-  lua_setfield(L, 1, "__id");
+  lua_rawset(L, 1);
+  lua_pushliteral(L, "__pull");
   lua_pushinteger(L, static_cast<lua_Integer>(pull));
-  lua_setfield(L, 1, "__pull");
+  lua_rawset(L, 1);
   lua_pushvalue(L, 1);
   apps->keep_proxy(own, *script_of(L));
   return 0;
@@ -403,8 +453,9 @@ int proxy_stop(lua_State* L) {
   lua_pop(L, 1);
   LuaApplications* apps = apps_of(L);
   if (pull == 0 || !apps->proxies()) return 0;
+  lua_pushliteral(L, "__stopping");
   lua_pushboolean(L, 1);
-  lua_setfield(L, 1, "__stopping");
+  lua_rawset(L, 1);
   apps->proxies()->stop_proxy(static_cast<std::uint64_t>(pull));
   return 0;
 }
@@ -428,6 +479,8 @@ void install_proxy_stream(lua_State* L) {
   lua_pushcfunction(L, proxy_stop);
   lua_setfield(L, -2, "stop");
   lua_setfield(L, -2, "__index");
+  lua_pushboolean(L, 0);  // getmetatable(ps) is false: scripts cannot change it
+  lua_setfield(L, -2, "__metatable");
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kProxyMethods);
   lua_newtable(L);
   lua_pushcfunction(L, proxy_new);
@@ -538,6 +591,7 @@ std::shared_ptr<LuaApplications::Script> LuaApplications::load(const std::string
     return nullptr;
   }
   lua_State* L = script->L;
+  lua_atpanic(L, panic);
   lua_pushlightuserdata(L, script.get());
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kScriptKey);
   lua_pushlightuserdata(L, this);
@@ -659,8 +713,17 @@ asio::awaitable<Decision> LuaApplications::connect_there(ClientInfo client, std:
     }
   }
 
-  push_client(L, client);
-  const int client_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushcfunction(L, make_client);
+  lua_pushlightuserdata(L, &client);
+  script->in_handler = false;
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    log_.warn() << "script " << script->file.string() << ": no memory for a client: "
+                << log_escape(lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+    lua_pop(L, 1);
+    co_return Decision::deny("the application is out of memory");
+  }
+  const int client_ref = static_cast<int>(lua_tointeger(L, -1));
+  lua_pop(L, 1);
   // Known from here: onConnection may already call the client.
   clients_[client.connection_id] = Known{script, client_ref, std::move(link)};
   Decision decision;

@@ -135,6 +135,7 @@ TEST_F(LuaAppsTest, TheSandboxHasNoWayOut) {
       if what == "bytecode" then assert(load(string.dump(function() end)))() end
       if what == "inside" then local f = assert(io.open("data.txt", "w")); f:write("x"); f:close() end
       if what == "memory" then local t = {} for i = 1, 1e8 do t[i] = string.rep("x", 1000) .. i end end
+      if what == "gc" then setmetatable({}, {__gc = function() while true do end end}) end
       if what == "deep" then assert(io.open("a/../../outside", "w")) end
       if what == "metatable" then
         setmetatable(_G, {__index = function() error("a trap") end})
@@ -144,7 +145,7 @@ TEST_F(LuaAppsTest, TheSandboxHasNoWayOut) {
   auto a = apps(1'000'000'000);
   auto link = std::make_shared<NoLink>();
   std::uint64_t id = 1;
-  for (const char* refused : {"execute", "popen", "escape", "deep", "bytecode", "memory"}) {
+  for (const char* refused : {"execute", "popen", "escape", "deep", "bytecode", "memory", "gc"}) {
     EXPECT_FALSE(await(a->on_connect(client(id++), link, {amf::Value(std::string(refused))})).allowed) << refused;
   }
   EXPECT_TRUE(await(a->on_connect(client(id++), link, {amf::Value(std::string("inside"))})).allowed);
