@@ -12,6 +12,9 @@ asio::awaitable<Decision> ApplicationChain::on_connect(ClientInfo client, std::s
                                                        std::vector<amf::Value> args) {
   Decision merged;
   for (Application* part : parts_) {
+    // A client that left while an earlier part answered is not shown to
+    // the next (a script would keep it after its disconnect).
+    if (link && link->closed()) co_return Decision::deny("the client left");
     Decision d = co_await part->on_connect(client, link, args);
     if (!d.allowed || !d.redirect.empty()) co_return d;
     for (auto& property : d.info.properties) merged.info.set(property.key, std::move(property.value));

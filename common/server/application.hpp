@@ -78,6 +78,8 @@ class ClientLink {
   virtual void close(std::string why) = 0;
   // Starts FMS's bandwidth detection on it (onBWCheck... onBWDone).
   virtual void check_bandwidth() = 0;
+  // Whether the client has gone (or is going). On its worker thread only.
+  virtual bool closed() const { return false; }
 };
 
 class Application {

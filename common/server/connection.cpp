@@ -279,6 +279,10 @@ class ConnectionLink final : public ClientLink {
       if (auto connection = c.lock()) connection->close(CloseCause::Kicked, "closed by the application: " + why);
     });
   }
+  bool closed() const override {
+    auto connection = connection_.lock();
+    return !connection || connection->closing();
+  }
   void check_bandwidth() override {
     asio::post(executor_, [c = connection_] {
       auto connection = c.lock();
