@@ -116,6 +116,12 @@ std::string HttpHooks::body(std::string_view action, const ClientInfo& client, c
     o["send_bytes"] = event->bytes_out;
     o["recv_bytes"] = event->bytes_in;
   }
+  if (event && event->type == EventType::RecordStop) {
+    // SRS's on_dvr names the file a recording went to; here the recording
+    // is in the DVR store under its app and stream.
+    o["rewind_event"] = "record_stop";
+    o["file"] = "/" + event->app + "/" + event->stream;
+  }
   o["rewind_role"] = role_;
   o["rewind_server"] = server_id_;
   if (!client.rewind_role.empty()) {
@@ -229,14 +235,6 @@ void HttpHooks::on_event(const ServerEvent& event) {
     if (!known) return;
     StreamRequest stream{event.stream, {}};
     text = body(action, client, event.stream.empty() ? nullptr : &stream, &event);
-    if (event.type == EventType::RecordStop) {
-      // SRS's on_dvr names the file a recording went to; here the
-      // recording is in the DVR store under its app and stream.
-      json::value v = json::parse(text);
-      v.as_object()["rewind_event"] = "record_stop";
-      v.as_object()["file"] = "/" + event.app + "/" + event.stream;
-      text = json::serialize(v);
-    }
   }
   inform(event.connection_id, action, urls_of(*urls),
          std::chrono::milliseconds(hooks.timeout_ms()), std::move(text));

@@ -76,6 +76,13 @@ TEST(HttpHooks, BodyIsSrsJson) {
   const json::object close = json::parse(hooks->body("on_close", client, nullptr, &closed)).as_object();
   EXPECT_EQ(close.at("send_bytes"), 2000);
   EXPECT_EQ(close.at("recv_bytes"), 100);
+
+  server::ServerEvent ended{server::EventType::RecordStop, 42, "10.0.0.7:5000", "live", "cam", {}, {}, {}, {}};
+  const json::object dvr = json::parse(hooks->body("on_dvr", client, &stream, &ended)).as_object();
+  EXPECT_EQ(dvr.at("rewind_event"), "record_stop");
+  EXPECT_EQ(dvr.at("file"), "/live/cam");
+  EXPECT_EQ(dvr.at("client_id"), "42");
+  EXPECT_FALSE(close.contains("rewind_event"));
 }
 
 }  // namespace

@@ -440,6 +440,13 @@ asio::awaitable<void> Connection::on_play2(const rtmp::Play2Event& event) {
   co_await on_play(event.stream_id, request);
 }
 
+std::string Connection::connect_query(const rtmp::ConnectEvent& event) {
+  // Clients put it on the app ("live?token=abc") or only on the tcUrl.
+  if (!event.app_query.empty()) return "?" + event.app_query;
+  if (auto q = event.tc_url.find('?'); q != std::string::npos) return event.tc_url.substr(q);
+  return {};
+}
+
 ClientInfo Connection::client_info(const rtmp::ConnectEvent& event) const {
   auto text = [&](const char* key) {
     const amf::Value* v = event.command_object.find(key);
@@ -451,11 +458,7 @@ ClientInfo Connection::client_info(const rtmp::ConnectEvent& event) const {
   info.app = event.app;
   info.tc_url = event.tc_url;
   info.page_url = text("pageUrl");
-  if (!event.app_query.empty()) {
-    info.param = "?" + event.app_query;
-  } else if (auto q = event.tc_url.find('?'); q != std::string::npos) {
-    info.param = event.tc_url.substr(q);
-  }
+  info.param = connect_query(event);
   info.rewind_role = text("rewindRole");
   info.rewind_server = text("rewindServer");
   return info;
@@ -545,11 +548,7 @@ void Connection::describe_connect(const rtmp::ConnectEvent& event) {
   d.page_url = text("pageUrl");
   d.swf_url = text("swfUrl");
   d.flash_version = bounded(event.flash_version);
-  if (!event.app_query.empty()) {
-    d.query = bounded("?" + event.app_query);
-  } else if (auto q = event.tc_url.find('?'); q != std::string::npos) {
-    d.query = bounded(std::string_view(event.tc_url).substr(q));
-  }
+  d.query = bounded(connect_query(event));
   client_->describe(std::move(d));
 }
 

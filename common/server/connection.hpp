@@ -143,6 +143,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public media
   // What the application is told about this client and its streams.
   ClientInfo client_info(const rtmp::ConnectEvent& event) const;
   static StreamRequest stream_request(const media::StreamName& name);
+  // The connect's query string with its '?' ("?token=abc"), or empty.
+  static std::string connect_query(const rtmp::ConnectEvent& event);
   // The application refused a publish or a play: an error status on the
   // stream (the connection stays, as FMS keeps it).
   void refuse_stream(std::uint32_t stream_id, std::string_view code, const std::string& name,
