@@ -221,8 +221,8 @@ void HttpHooks::on_event(const ServerEvent& event) {
     if (event.type == EventType::DvrDelete) {
       o["stream_url"] = "/" + event.app + "/" + event.stream;
       o["rewind_event"] = "delete";
-      o["segments"] = std::stoull(event.code.empty() ? "0" : event.code);
-      o["bytes"] = event.bytes_out;
+      o["segments"] = event.segments;
+      o["bytes"] = event.segment_bytes;
       o["reason"] = event.detail;
     } else {
       o["code"] = event.code;

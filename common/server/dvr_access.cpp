@@ -76,8 +76,8 @@ void DvrAccess::run_retention_pass() {
                  << " bytes) of app=" << log_field(change.app) << " stream=" << log_field(change.name) << ": " << why;
       if (retention_.events) {
         ServerEvent event{EventType::DvrDelete, 0, {}, change.app, change.name, why, {}, {}, {}};
-        event.bytes_out = change.removed.bytes;
-        event.code = std::to_string(change.removed.segments);
+        event.segments = change.removed.segments;
+        event.segment_bytes = change.removed.bytes;
         retention_.events->publish(event);
       }
     }

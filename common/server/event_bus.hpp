@@ -31,7 +31,7 @@ enum class EventType {
   Proxy,         // ProxyStream status at a relay or an edge (code; peer: the upstream)
   Failover,      // a relay or an edge left its current upstream (peer: it; cause: why; detail: the next)
   Fetch,         // a relay or an edge fetched a segment from upstream (peer: it; duration)
-  DvrDelete,     // retention deleted segments of a recording (stream; detail: why, "N segments, B bytes")
+  DvrDelete,     // retention deleted segments of a recording (stream; detail: why; segments, segment_bytes)
 };
 
 // Why a connection ended, in a few words that a metric may count by
@@ -72,6 +72,8 @@ struct ServerEvent {
   // connection): SRS's on_close send_bytes/recv_bytes, the access log's
   // sc-bytes/cs-bytes.
   std::uint64_t bytes_in = 0, bytes_out = 0;
+  // DvrDelete: the segments and bytes retention deleted.
+  std::uint64_t segments = 0, segment_bytes = 0;
 };
 
 class EventBus {
